@@ -1,0 +1,58 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export FLEET_STATE_DIR ?= $(CURDIR)/.local
+# SOURCE_DIR=path: upload that folder of NDJSON event files instead of simulating a feed
+SOURCE_DIR ?=
+DB ?= dwh_db
+
+.PHONY: help install up down status dsn run test test-fast lint format airflow clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)  ## virtual environment with the pinned packages
+
+up: $(STAMP)  ## start the embedded PostgreSQL + SeaweedFS (state in $FLEET_STATE_DIR)
+	$(PY) -m pipeline_core.stack up
+
+down: $(STAMP)  ## stop them (data is kept)
+	$(PY) -m pipeline_core.stack down
+
+status: $(STAMP)  ## what runs
+	$(PY) -m pipeline_core.stack status
+
+dsn: $(STAMP)  ## libpq URI of DB (default dwh_db), e.g. psql "$$(make -s dsn DB=raw_db)"
+	@$(PY) -m pipeline_core.stack dsn $(DB)
+
+run: $(STAMP)  ## set up, seed the source (or SOURCE_DIR), run main_dag, print the summary
+	$(PY) -m pipeline_core.runner $(if $(SOURCE_DIR),--source-dir "$(SOURCE_DIR)")
+
+test: $(STAMP)  ## the whole test suite (starts and stops its own servers)
+	$(VENV)/bin/pytest
+
+test-fast: $(STAMP)  ## unit tests only
+	$(VENV)/bin/pytest tests/unit
+
+lint: $(STAMP)  ## black + ruff through pre-commit
+	$(VENV)/bin/pre-commit run --all-files
+
+format: $(STAMP)  ## apply black and ruff fixes
+	$(VENV)/bin/black . && $(VENV)/bin/ruff check --fix .
+
+airflow: $(STAMP)  ## Airflow UI on http://localhost:8080 with this repo's DAGs (Ctrl-C stops)
+	$(PY) -m pipeline_core.airflow_env standalone
+
+clean: down  ## stop the stack and delete all local state (lake, warehouse, Airflow)
+	rm -rf $(FLEET_STATE_DIR) reports

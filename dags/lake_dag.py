@@ -1,0 +1,25 @@
+"""Data-lake stage alone: source objects -> landing zone -> Parquet (+ quarantine).
+
+Triggered by hand (developers); ``main_dag`` runs the same tasks on a schedule.
+"""
+
+from airflow.sdk import dag
+
+from pipeline_core.airflow_tasks import DEFAULT_ARGS, START_DATE, lake_convert, lake_extract
+
+
+@dag(
+    dag_id="lake_dag",
+    schedule=None,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["fleet", "layer:lake"],
+    doc_md=__doc__,
+)
+def lake_dag():
+    lake_extract() >> lake_convert()
+
+
+lake_dag()

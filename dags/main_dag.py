@@ -1,0 +1,47 @@
+"""main_dag: the whole flow, source feed to warehouse.
+
+lake_extract -> lake_convert -> raw_load -> staging_build -> semantic_build -> dwh_build.
+Each step is also its own single-layer DAG and CLI; logic lives in ``data_lake`` and
+``dwh_pipelines``. Every run rebuilds the event dates that received new data; the
+``rebuild_dates`` param adds dates (backfill).
+"""
+
+from airflow.sdk import chain, dag
+
+from pipeline_core.airflow_tasks import (
+    DEFAULT_ARGS,
+    MAIN_SCHEDULE,
+    PARAMS,
+    START_DATE,
+    dwh_build,
+    lake_convert,
+    lake_extract,
+    raw_load,
+    semantic_build,
+    staging_build,
+)
+
+
+@dag(
+    dag_id="main_dag",
+    schedule=MAIN_SCHEDULE,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    params=PARAMS,
+    tags=["fleet", "main"],
+    doc_md=__doc__,
+)
+def main_dag():
+    chain(
+        lake_extract(),
+        lake_convert(),
+        raw_load(),
+        staging_build(),
+        semantic_build(),
+        dwh_build(),
+    )
+
+
+main_dag()

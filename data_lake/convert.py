@@ -1,0 +1,282 @@
+"""Convert: landed NDJSON objects to typed Parquet, partitioned by dataset and event date.
+
+Work is done in batches recorded in ``ops.lake_batches``. Objects are first assigned to
+a batch (committed), then converted chunk by chunk (bounded memory) into one Parquet file
+per (dataset, event date) named after the batch, and the batch is closed with its counts.
+A batch left open by a crash is redone first by the next run and overwrites its own files,
+so every landed object reaches Parquet exactly once.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from data_lake.parse import ParsedChunk, parse_objects
+from data_lake.profile import profile_table
+from data_lake.schema import DATASETS, PARQUET_PREFIX, QUARANTINE_PREFIX, QUARANTINE_SCHEMA
+from pipeline_core.audit import audited, ensure_ops_schema
+from pipeline_core.classification import classification_for, parquet_metadata
+from pipeline_core.db import connect
+from pipeline_core.logs import log_event
+from pipeline_core.settings import OPS_DATABASE, Settings
+from pipeline_core.storage import arrow_filesystem, s3_client
+
+#: advisory lock so two conversions never write the same partition files at once
+_LOCK_KEY = "fleet.lake.convert"
+
+
+@dataclass
+class BatchResult:
+    batch_id: str
+    objects: int = 0
+    input_lines: int = 0
+    parquet_rows: int = 0
+    quarantined_lines: int = 0
+    event_dates: set[date] = field(default_factory=set)
+    files: list[str] = field(default_factory=list)
+    schema_drift: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class ConvertResult:
+    batches: list[BatchResult]
+
+    @property
+    def event_dates(self) -> list[str]:
+        return sorted({d.isoformat() for b in self.batches for d in b.event_dates})
+
+    def as_dict(self) -> dict:
+        return {
+            "batches": [b.batch_id for b in self.batches],
+            "objects": sum(b.objects for b in self.batches),
+            "input_lines": sum(b.input_lines for b in self.batches),
+            "parquet_rows": sum(b.parquet_rows for b in self.batches),
+            "quarantined_lines": sum(b.quarantined_lines for b in self.batches),
+            "event_dates": self.event_dates,
+            "schema_drift": sorted({d for b in self.batches for d in b.schema_drift}),
+        }
+
+
+def partition_key(dataset: str, event_date: date, batch_id: str) -> str:
+    return (
+        f"{PARQUET_PREFIX}/{dataset}/event_date={event_date.isoformat()}/batch-{batch_id}.parquet"
+    )
+
+
+def quarantine_key(batch_id: str) -> str:
+    return f"{QUARANTINE_PREFIX}/batch-{batch_id}.parquet"
+
+
+class _PartitionWriters:
+    """One open Parquet writer per (dataset, event date); row groups flushed per chunk."""
+
+    def __init__(self, fs, bucket: str, batch_id: str) -> None:
+        self.fs, self.bucket, self.batch_id = fs, bucket, batch_id
+        self.writers: dict[tuple[str, str], pq.ParquetWriter] = {}
+        self.keys: list[str] = []
+
+    def write(self, name: str, key: str, table: pa.Table) -> None:
+        writer = self.writers.get((name, key))
+        if writer is None:
+            schema = table.schema.with_metadata(parquet_metadata(table.column_names))
+            writer = pq.ParquetWriter(
+                f"{self.bucket}/{key}", schema, filesystem=self.fs, compression="zstd"
+            )
+            self.writers[(name, key)] = writer
+            self.keys.append(key)
+        writer.write_table(table, row_group_size=1_000_000)
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+
+
+def _open_batches(settings: Settings, run_id: str) -> list[str]:
+    """Batches to (re)do: any left open, else a new one holding every unconverted object."""
+    with connect(settings, OPS_DATABASE) as conn:
+        with conn.transaction():
+            open_ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT batch_id FROM ops.lake_batches WHERE converted_at IS NULL"
+                    " ORDER BY created_at"
+                )
+            ]
+            pending = conn.execute(
+                "SELECT count(*) FROM ops.lake_objects WHERE batch_id IS NULL"
+            ).fetchone()[0]
+            if pending:
+                batch_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+                conn.execute(
+                    "INSERT INTO ops.lake_batches (batch_id, run_id) VALUES (%s, %s)",
+                    (batch_id, run_id),
+                )
+                conn.execute(
+                    "UPDATE ops.lake_objects SET batch_id = %s WHERE batch_id IS NULL",
+                    (batch_id,),
+                )
+                open_ids.append(batch_id)
+    return open_ids
+
+
+def _fetch(s3, bucket: str, keys: list[str], max_workers: int) -> list[bytes]:
+    def get(key: str) -> bytes:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        return list(pool.map(get, keys))
+
+
+def _store_profiles(conn, run_id: str, batch_id: str, chunk_no: int, chunk: ParsedChunk) -> None:
+    with conn.cursor().copy(
+        "COPY ops.column_profiles (run_id, batch_id, chunk, dataset, column_name, rows, nulls,"
+        " distinct_count, min_value, max_value) FROM STDIN"
+    ) as copy:
+        tables = dict(chunk.datasets, quarantine=chunk.quarantine)
+        for dataset, table in tables.items():
+            for p in profile_table(table):
+                copy.write_row(
+                    (
+                        run_id,
+                        batch_id,
+                        chunk_no,
+                        dataset,
+                        p["column_name"],
+                        p["rows"],
+                        p["nulls"],
+                        p["distinct_count"],
+                        p["min_value"],
+                        p["max_value"],
+                    )
+                )
+                log_event("profile", dataset=dataset, batch_id=batch_id, chunk=chunk_no, **p)
+
+
+def convert_batch(
+    settings: Settings,
+    run_id: str,
+    batch_id: str,
+    *,
+    s3=None,
+    fs=None,
+    chunk_objects: int = 2000,
+    max_workers: int = 16,
+) -> BatchResult:
+    """Convert one batch's landed objects; rewrites the batch's own files if redone."""
+    s3 = s3 or s3_client(settings, max_pool_connections=max_workers * 2)
+    fs = fs or arrow_filesystem(settings)
+    result = BatchResult(batch_id=batch_id)
+    with connect(settings, OPS_DATABASE) as conn:
+        conn.execute("DELETE FROM ops.column_profiles WHERE batch_id = %s", (batch_id,))
+        rows = conn.execute(
+            "SELECT source_key, landing_key FROM ops.lake_objects WHERE batch_id = %s"
+            " ORDER BY source_key, etag",
+            (batch_id,),
+        ).fetchall()
+        conn.commit()
+        writers = _PartitionWriters(fs, settings.lake_bucket, batch_id)
+        try:
+            for chunk_no, start in enumerate(range(0, len(rows), chunk_objects)):
+                part = rows[start : start + chunk_objects]
+                bodies = _fetch(s3, settings.lake_bucket, [r[1] for r in part], max_workers)
+                named = [(r[0], b) for r, b in zip(part, bodies, strict=True)]
+                chunk = parse_objects(named, run_id=run_id, batch_id=batch_id)
+                for dataset, table in chunk.datasets.items():
+                    if table.num_rows == 0:
+                        continue
+                    days = pc.cast(table.column("event_at"), pa.date32())
+                    for day in pc.unique(days).to_pylist():
+                        piece = table.filter(pc.equal(days, pa.scalar(day, pa.date32())))
+                        writers.write(dataset, partition_key(dataset, day, batch_id), piece)
+                        result.event_dates.add(day)
+                if chunk.quarantine.num_rows:
+                    writers.write("quarantine", quarantine_key(batch_id), chunk.quarantine)
+                _store_profiles(conn, run_id, batch_id, chunk_no, chunk)
+                conn.commit()
+                result.objects += len(part)
+                result.input_lines += chunk.input_lines
+                result.parquet_rows += chunk.rows
+                result.quarantined_lines += chunk.quarantine.num_rows
+                result.schema_drift |= chunk.schema_drift
+                log_event(
+                    "convert.progress",
+                    batch_id=batch_id,
+                    objects=f"{result.objects}/{len(rows)}",
+                    lines=result.input_lines,
+                    rows=result.parquet_rows,
+                    quarantined=result.quarantined_lines,
+                )
+        finally:
+            writers.close()
+        result.files = writers.keys
+        if result.schema_drift:
+            log_event(
+                "convert.schema_drift",
+                batch_id=batch_id,
+                fields=sorted(result.schema_drift),
+                policy="unknown fields are ignored (not stored) and listed in ops.lake_batches",
+            )
+        conn.execute(
+            """UPDATE ops.lake_batches
+                  SET converted_at = now(), objects = %s, input_lines = %s, parquet_rows = %s,
+                      quarantined_lines = %s, event_dates = %s, files = %s, schema_drift = %s
+                WHERE batch_id = %s""",
+            (
+                result.objects,
+                result.input_lines,
+                result.parquet_rows,
+                result.quarantined_lines,
+                sorted(result.event_dates),
+                result.files,
+                sorted(result.schema_drift),
+                batch_id,
+            ),
+        )
+        # the lake's event-date partitions changed: downstream layers rebuild these dates
+        conn.execute(
+            """INSERT INTO ops.layer_partitions (layer, event_date, loaded_at, run_id)
+               SELECT 'lake', d, clock_timestamp(), %s FROM unnest(%s::date[]) d
+               ON CONFLICT (layer, event_date) DO UPDATE
+                  SET loaded_at = excluded.loaded_at, run_id = excluded.run_id""",
+            (run_id, sorted(result.event_dates)),
+        )
+        conn.commit()
+    return result
+
+
+def convert(settings: Settings, run_id: str, *, chunk_objects: int = 2000) -> ConvertResult:
+    """Convert every landed object not yet in Parquet; returns what was written."""
+    ensure_ops_schema(settings)
+    for dataset, (_, schema) in DATASETS.items():
+        log_event("lake.classification", dataset=dataset, fields=classification_for(schema.names))
+    log_event(
+        "lake.classification",
+        dataset="quarantine",
+        fields=classification_for(QUARANTINE_SCHEMA.names),
+    )
+    with audited(settings, run_id, "lake.convert") as audit:
+        with connect(settings, OPS_DATABASE, autocommit=True) as lock_conn:
+            lock_conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (_LOCK_KEY,))
+            t0 = time.monotonic()
+            batches = [
+                convert_batch(settings, run_id, b, chunk_objects=chunk_objects)
+                for b in _open_batches(settings, run_id)
+            ]
+            lock_conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_LOCK_KEY,))
+        result = ConvertResult(batches)
+        summary = result.as_dict()
+        audit.objects = summary["objects"]
+        audit.rows_in = summary["input_lines"]
+        audit.rows_out = summary["parquet_rows"]
+        audit.rows_rejected = summary["quarantined_lines"]
+        audit.details = summary
+        log_event("convert.done", seconds=round(time.monotonic() - t0, 2), **summary)
+    return result

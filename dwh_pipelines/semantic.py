@@ -1,0 +1,163 @@
+"""semantic_db (L3): the Kimball model and the business rules, with write-audit-publish.
+
+Inputs are streamed from staging_db prod: the rebuilt dates' vehicle events, and every
+lifecycle and operating-period event (small, and a delete may arrive days after its
+create). Facts are rebuilt for every operating period the rebuilt dates touch or whose
+definition changed, so a period that spans midnight is always computed whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+from psycopg import sql
+
+from dwh_pipelines.partitions import LayerResult, PartitionCounts, dirty_dates, record_partitions
+from dwh_pipelines.quality import Check, gate, run_checks
+from dwh_pipelines.transfer import relay
+from pipeline_core.audit import audited, ensure_ops_schema
+from pipeline_core.db import connect, execute_sql_file
+from pipeline_core.settings import Settings
+
+SQL_DIR = Path(__file__).parent / "sql" / "semantic"
+CHECKS_DIR = SQL_DIR / "checks"
+
+
+def _check(name: str, severity: str, description: str) -> Check:
+    return Check(name, severity, description, CHECKS_DIR / f"{name}.sql")
+
+
+CHECKS = [
+    _check("counted_periods_only", "block", "only created, not deleted periods carry distance"),
+    _check("points_inside_period", "block", "every point lies in [start, finish) of its period"),
+    _check("step_speed_limit", "block", "no accepted step exceeds the GPS-jump speed limit"),
+    _check("distance_sane", "block", "pair distance = sum of its steps, at least one point"),
+    _check("orphan_facts", "block", "facts reference existing dimension rows"),
+    _check("inferred_vehicles", "warn", "vehicles with positions were registered"),
+    _check("gps_jumps", "warn", "no GPS jumps were dropped"),
+]
+
+_INPUTS = [
+    (
+        "src_vehicle_events",
+        [
+            "event_key",
+            "event",
+            "organization_id",
+            "vehicle_id",
+            "event_at",
+            "location_lat",
+            "location_lng",
+            "location_at",
+            "has_location",
+            "event_date",
+        ],
+        "SELECT {cols} FROM prod.stg_vehicle_events WHERE event_date = ANY(%(dates)s)",
+    ),
+    (
+        "src_lifecycle_events",
+        ["event", "organization_id", "vehicle_id", "event_at"],
+        "SELECT {cols} FROM prod.stg_vehicle_events WHERE event IN ('register', 'deregister')",
+    ),
+    (
+        "src_operating_period_events",
+        ["event", "organization_id", "period_id", "event_at", "period_start", "period_finish"],
+        "SELECT {cols} FROM prod.stg_operating_period_events",
+    ),
+]
+
+
+#: the model's tables, dimensions before the facts that reference them
+MODEL_TABLES = [
+    "int_vehicle_updates",
+    "dim_organization",
+    "dim_vehicle",
+    "dim_operating_period",
+    "dim_date",
+    "fact_vehicle_location",
+    "fact_vehicle_period_distance",
+    "fact_client_daily_activity",
+]
+
+
+def create_model_tables(conn, schema: str, tables: list[str] = MODEL_TABLES) -> None:
+    """Create the model's tables in ``schema`` (the one definition, reused by dwh_db)."""
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    for table in tables:
+        execute_sql_file(conn, SQL_DIR / "tables" / f"{table}.sql", schema=schema)
+
+
+def ensure_schema(conn) -> None:
+    execute_sql_file(conn, SQL_DIR / "functions.sql")
+    for schema in ("dev", "prod"):
+        create_model_tables(conn, schema)
+
+
+def build_dev(settings: Settings, dates: list[date]) -> None:
+    """Stream inputs from staging prod and build the dev model (one transaction)."""
+    params = {"dates": dates, "max_kmh": settings.max_speed_kmh}
+    with connect(settings, "staging_db") as stg, connect(settings, "semantic_db") as sem:
+        with sem.transaction():
+            sem.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.semantic.dev'))")
+            ensure_schema(sem)
+            execute_sql_file(sem, SQL_DIR / "src_tables.sql")
+            for table, columns, query in _INPUTS:
+                select = sql.SQL(query).format(
+                    cols=sql.SQL(", ").join(map(sql.Identifier, columns))
+                )
+                relay(stg, select, sem, sql.Identifier("dev", table), columns, {"dates": dates})
+            execute_sql_file(sem, SQL_DIR / "build_dev.sql", params)
+
+
+def _counts(settings: Settings, dates: list[date]) -> dict[date, PartitionCounts]:
+    counts = {d: PartitionCounts() for d in dates}
+    with connect(settings, "semantic_db") as conn:
+        for day, rows_in, rows_out in conn.execute(
+            """SELECT s.event_date, count(*), count(u.event_key)
+                 FROM dev.src_vehicle_events s
+                 LEFT JOIN dev.int_vehicle_updates u USING (event_key)
+                GROUP BY 1"""
+        ):
+            counts[day] = PartitionCounts(rows_in=rows_in, rows_out=rows_out)
+    return counts
+
+
+def publish(settings: Settings, dates: list[date]) -> None:
+    with connect(settings, "semantic_db") as conn:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.semantic.prod'))")
+            execute_sql_file(conn, SQL_DIR / "publish.sql", {"dates": dates})
+
+
+def build_semantic(
+    settings: Settings,
+    run_id: str,
+    *,
+    dates: Iterable[date] = (),
+    checks: list[Check] | None = None,
+) -> LayerResult:
+    """Write (dev), audit (checks), publish (prod) the semantic model for the dirty dates."""
+    ensure_ops_schema(settings)
+    result = LayerResult("semantic", dirty_dates(settings, "semantic", dates))
+    with audited(settings, run_id, "semantic.build") as audit:
+        if result.event_dates:
+            build_dev(settings, result.event_dates)
+            result.counts = _counts(settings, result.event_dates)
+            results = run_checks(
+                settings,
+                "semantic",
+                "semantic_db",
+                CHECKS if checks is None else checks,
+                run_id=run_id,
+                dates=result.event_dates,
+                params={"max_kmh": settings.max_speed_kmh},
+            )
+            gate("semantic", results, result.event_dates)
+            publish(settings, result.event_dates)
+            record_partitions(settings, result, run_id)
+        totals = result.totals()
+        audit.rows_in, audit.rows_out = totals.rows_in, totals.rows_out
+        audit.details = result.as_dict()
+    return result

@@ -1,0 +1,68 @@
+-- raw_db (L1): the lake's Parquet rows as they are, plus load lineage.
+CREATE SCHEMA IF NOT EXISTS raw;
+COMMENT ON SCHEMA raw IS 'L1: lake rows as they are, one table per lake dataset, replaced per event date.';
+
+CREATE TABLE IF NOT EXISTS raw.vehicle_events (
+    event            text        NOT NULL,
+    organization_id  text        NOT NULL,
+    event_at         timestamptz NOT NULL,
+    vehicle_id       text        NOT NULL,
+    location_lat     double precision,
+    location_lng     double precision,
+    location_at      timestamptz,
+    source_key       text        NOT NULL,
+    source_line      integer     NOT NULL,
+    ingestion_run_id text        NOT NULL,
+    batch_id         text        NOT NULL,
+    event_date       date        NOT NULL,
+    load_run_id      text        NOT NULL,
+    loaded_at        timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS vehicle_events_event_date ON raw.vehicle_events (event_date);
+
+CREATE TABLE IF NOT EXISTS raw.operating_period_events (
+    event            text        NOT NULL,
+    organization_id  text        NOT NULL,
+    event_at         timestamptz NOT NULL,
+    period_id        text        NOT NULL,
+    period_start     timestamptz,
+    period_finish    timestamptz,
+    source_key       text        NOT NULL,
+    source_line      integer     NOT NULL,
+    ingestion_run_id text        NOT NULL,
+    batch_id         text        NOT NULL,
+    event_date       date        NOT NULL,
+    load_run_id      text        NOT NULL,
+    loaded_at        timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS operating_period_events_event_date ON raw.operating_period_events (event_date);
+
+COMMENT ON TABLE raw.vehicle_events IS 'Vehicle events (register, update, deregister) as converted in the lake.';
+COMMENT ON TABLE raw.operating_period_events IS 'Operating-period events (create, delete) as converted in the lake.';
+COMMENT ON COLUMN raw.vehicle_events.event IS 'Event type as received: register, update or deregister.';
+COMMENT ON COLUMN raw.vehicle_events.organization_id IS 'Client (organization) that owns the vehicle.';
+COMMENT ON COLUMN raw.vehicle_events.event_at IS 'Event time (UTC) from the line''s "at".';
+COMMENT ON COLUMN raw.vehicle_events.vehicle_id IS 'Vehicle id from data.id.';
+COMMENT ON COLUMN raw.vehicle_events.location_lat IS 'Latitude (WGS84 degrees) from data.location.lat.';
+COMMENT ON COLUMN raw.vehicle_events.location_lng IS 'Longitude (WGS84 degrees) from data.location.lng.';
+COMMENT ON COLUMN raw.vehicle_events.location_at IS 'Time (UTC) the position was taken, from data.location.at.';
+COMMENT ON COLUMN raw.vehicle_events.source_key IS 'Lineage: object key in the source feed.';
+COMMENT ON COLUMN raw.vehicle_events.source_line IS 'Lineage: 1-based line number in the source object.';
+COMMENT ON COLUMN raw.vehicle_events.ingestion_run_id IS 'Lineage: run that converted the line in the lake.';
+COMMENT ON COLUMN raw.vehicle_events.batch_id IS 'Lineage: lake conversion batch.';
+COMMENT ON COLUMN raw.vehicle_events.event_date IS 'Partition: UTC date of event_at.';
+COMMENT ON COLUMN raw.vehicle_events.load_run_id IS 'Run that loaded the partition into raw_db.';
+COMMENT ON COLUMN raw.vehicle_events.loaded_at IS 'When the partition was loaded.';
+COMMENT ON COLUMN raw.operating_period_events.event IS 'Event type as received: create or delete.';
+COMMENT ON COLUMN raw.operating_period_events.organization_id IS 'Client (organization) the period belongs to.';
+COMMENT ON COLUMN raw.operating_period_events.event_at IS 'Event time (UTC) from the line''s "at".';
+COMMENT ON COLUMN raw.operating_period_events.period_id IS 'Operating period id from data.id.';
+COMMENT ON COLUMN raw.operating_period_events.period_start IS 'Period start (UTC) from data.start.';
+COMMENT ON COLUMN raw.operating_period_events.period_finish IS 'Period finish (UTC) from data.finish.';
+COMMENT ON COLUMN raw.operating_period_events.source_key IS 'Lineage: object key in the source feed.';
+COMMENT ON COLUMN raw.operating_period_events.source_line IS 'Lineage: 1-based line number in the source object.';
+COMMENT ON COLUMN raw.operating_period_events.ingestion_run_id IS 'Lineage: run that converted the line in the lake.';
+COMMENT ON COLUMN raw.operating_period_events.batch_id IS 'Lineage: lake conversion batch.';
+COMMENT ON COLUMN raw.operating_period_events.event_date IS 'Partition: UTC date of event_at.';
+COMMENT ON COLUMN raw.operating_period_events.load_run_id IS 'Run that loaded the partition into raw_db.';
+COMMENT ON COLUMN raw.operating_period_events.loaded_at IS 'When the partition was loaded.';

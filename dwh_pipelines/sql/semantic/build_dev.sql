@@ -1,0 +1,233 @@
+-- Build the semantic model's dev tables. Parameters: %(dates)s event dates being rebuilt,
+-- %(max_kmh)s the GPS-jump speed limit. Facts are rebuilt per affected operating period.
+SET LOCAL TimeZone = 'UTC';
+TRUNCATE dev.int_vehicle_updates, dev.dim_organization, dev.dim_vehicle,
+         dev.dim_operating_period, dev.dim_date, dev.fact_vehicle_location,
+         dev.fact_vehicle_period_distance, dev.fact_client_daily_activity;
+
+-- Rule: updates without coordinates or time are excluded.
+INSERT INTO dev.int_vehicle_updates
+SELECT event_key, organization_id, vehicle_id, location_lat, location_lng, location_at,
+       event_at, event_date
+  FROM dev.src_vehicle_events
+ WHERE event = 'update' AND has_location;
+ANALYZE dev.int_vehicle_updates;
+
+-- Every positioned update after this build: published dates not rebuilt + the rebuilt ones.
+CREATE OR REPLACE TEMP VIEW all_updates AS
+SELECT * FROM prod.int_vehicle_updates WHERE event_date <> ALL(%(dates)s)
+UNION ALL
+SELECT * FROM dev.int_vehicle_updates;
+
+-- dim_organization ------------------------------------------------------------------------
+INSERT INTO dev.dim_organization
+WITH seen AS (
+    SELECT organization_id, first_seen_at AS at FROM prod.dim_organization
+    UNION ALL SELECT organization_id, event_at FROM dev.src_lifecycle_events
+    UNION ALL SELECT organization_id, event_at FROM dev.src_operating_period_events
+    UNION ALL SELECT organization_id, min(event_at) FROM dev.int_vehicle_updates GROUP BY 1
+)
+SELECT md5('organization|' || organization_id)::uuid, organization_id, min(at)
+  FROM seen GROUP BY organization_id;
+
+-- dim_operating_period: latest create defines the period; a delete at/after it deletes it.
+INSERT INTO dev.dim_operating_period
+WITH source AS (
+    SELECT * FROM dev.src_operating_period_events
+),
+latest_create AS (
+    SELECT DISTINCT ON (organization_id, period_id)
+           organization_id, period_id, period_start, period_finish, event_at AS created_at
+      FROM source WHERE event = 'create'
+     ORDER BY organization_id, period_id, event_at DESC, period_start, period_finish
+),
+latest_delete AS (
+    SELECT organization_id, period_id, max(event_at) AS deleted_at
+      FROM source WHERE event = 'delete' GROUP BY 1, 2
+),
+final AS (
+    SELECT coalesce(c.organization_id, d.organization_id) AS organization_id,
+           coalesce(c.period_id, d.period_id) AS period_id,
+           c.period_start, c.period_finish, c.created_at,
+           d.deleted_at IS NOT NULL AND (c.created_at IS NULL OR d.deleted_at >= c.created_at)
+               AS is_deleted,
+           d.deleted_at
+      FROM latest_create c
+      FULL JOIN latest_delete d USING (organization_id, period_id)
+)
+SELECT md5('period|' || organization_id || '|' || period_id)::uuid,
+       md5('organization|' || organization_id)::uuid,
+       organization_id, period_id, period_start, period_finish, created_at, is_deleted,
+       CASE WHEN is_deleted THEN deleted_at END,
+       created_at IS NOT NULL AND NOT is_deleted,
+       extract(epoch FROM period_finish - period_start) / 60.0
+  FROM final;
+
+-- dim_vehicle (SCD 2): one version per registration, closed by the next deregister.
+INSERT INTO dev.dim_vehicle
+WITH lifecycle AS (
+    SELECT organization_id, vehicle_id, event, event_at,
+           lead(event) OVER w AS next_event, lead(event_at) OVER w AS next_at
+      FROM dev.src_lifecycle_events
+    WINDOW w AS (PARTITION BY organization_id, vehicle_id ORDER BY event_at, event)
+),
+registrations AS (
+    SELECT organization_id, vehicle_id, event_at AS registered_at,
+           CASE WHEN next_event = 'deregister' THEN next_at END AS deregistered_at,
+           coalesce(next_at, 'infinity') AS valid_to
+      FROM lifecycle WHERE event = 'register'
+),
+inferred AS (
+    SELECT v.organization_id, v.vehicle_id
+      FROM (SELECT organization_id, vehicle_id FROM prod.dim_vehicle
+            UNION SELECT organization_id, vehicle_id FROM dev.int_vehicle_updates) v
+     WHERE NOT EXISTS (SELECT 1 FROM registrations r
+                        WHERE r.organization_id = v.organization_id
+                          AND r.vehicle_id = v.vehicle_id)
+),
+versions AS (
+    SELECT organization_id, vehicle_id, registered_at AS valid_from, valid_to,
+           registered_at, deregistered_at, false AS is_inferred
+      FROM registrations
+    UNION ALL
+    SELECT organization_id, vehicle_id, '-infinity', 'infinity', NULL, NULL, true
+      FROM inferred
+)
+SELECT md5('vehicle|' || organization_id || '|' || vehicle_id || '|' || valid_from::text)::uuid,
+       vehicle_id, md5('organization|' || organization_id)::uuid, organization_id,
+       valid_from, valid_to, valid_to = 'infinity', registered_at, deregistered_at, is_inferred
+  FROM versions;
+
+-- Organizations only seen through vehicles of older dates keep their row.
+INSERT INTO dev.dim_organization
+SELECT DISTINCT ON (v.organization_id) md5('organization|' || v.organization_id)::uuid,
+       v.organization_id, coalesce(v.registered_at, '-infinity')
+  FROM dev.dim_vehicle v
+ WHERE NOT EXISTS (SELECT 1 FROM dev.dim_organization o WHERE o.organization_id = v.organization_id)
+ ORDER BY v.organization_id, v.registered_at;
+
+-- Periods whose facts are replaced: overlapping a rebuilt date (with an hour of margin for
+-- positions taken just before their event time), or changed, new or gone since prod.
+INSERT INTO dev.affected_periods
+SELECT period_key FROM dev.dim_operating_period p
+ WHERE EXISTS (SELECT 1 FROM unnest(%(dates)s::date[]) d
+                WHERE p.period_start < d + interval '1 day 1 hour'
+                  AND p.period_finish > d - interval '1 hour')
+UNION
+SELECT coalesce(n.period_key, o.period_key)
+  FROM dev.dim_operating_period n
+  FULL JOIN prod.dim_operating_period o USING (period_key)
+ WHERE (n.period_start, n.period_finish, n.is_counted)
+       IS DISTINCT FROM (o.period_start, o.period_finish, o.is_counted);
+
+-- Tracks: every positioned update in each counted, affected period of its organization
+-- (start <= location_at < finish), ordered by position time with the event key as
+-- tie-breaker; the GPS-jump filter runs along each (period, vehicle) track.
+CREATE TEMP TABLE tracked ON COMMIT DROP AS
+WITH periods AS (
+    SELECT p.* FROM dev.dim_operating_period p
+      JOIN dev.affected_periods a USING (period_key)
+     WHERE p.is_counted
+),
+points AS (
+    SELECT p.period_key, p.organization_key, p.organization_id, p.period_id,
+           u.vehicle_id, u.event_key, u.location_at, u.location_lat, u.location_lng
+      FROM periods p
+      JOIN all_updates u
+        ON u.organization_id = p.organization_id
+       AND u.location_at >= p.period_start AND u.location_at < p.period_finish
+)
+SELECT points.*,
+       rules.gps_track(location_lat, location_lng, location_at, %(max_kmh)s::double precision)
+           OVER (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS track
+  FROM points;
+
+INSERT INTO dev.fact_vehicle_location
+SELECT period_key, organization_key, to_char(location_at, 'YYYYMMDD')::integer, vehicle_id,
+       event_key,
+       row_number() OVER (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key),
+       location_at, location_lat, location_lng, track[5], track[6]
+  FROM tracked
+ WHERE track[4] = 1;
+
+INSERT INTO dev.fact_vehicle_period_distance
+WITH pairs AS (
+    SELECT period_key, organization_key, organization_id, period_id, vehicle_id,
+           coalesce(sum(track[5]) FILTER (WHERE track[4] = 1), 0) AS distance_km,
+           count(*) FILTER (WHERE track[4] = 1) AS updates,
+           count(*) FILTER (WHERE track[4] = 0) AS gps_jumps_dropped,
+           min(location_at) FILTER (WHERE track[4] = 1) AS first_point_at,
+           max(location_at) FILTER (WHERE track[4] = 1) AS last_point_at
+      FROM tracked
+     GROUP BY period_key, organization_key, organization_id, period_id, vehicle_id
+)
+SELECT p.period_key, p.organization_key, v.vehicle_key, p.organization_id, p.period_id,
+       p.vehicle_id, p.distance_km, p.updates, p.gps_jumps_dropped, p.first_point_at,
+       p.last_point_at
+  FROM pairs p
+  CROSS JOIN LATERAL (
+      SELECT vehicle_key FROM dev.dim_vehicle v
+       WHERE v.organization_id = p.organization_id AND v.vehicle_id = p.vehicle_id
+       ORDER BY (v.valid_from <= p.first_point_at) DESC, v.valid_from DESC
+       LIMIT 1) v;
+
+-- dim_date: every day from the first to the last event, position or period day.
+INSERT INTO dev.dim_date
+WITH bounds AS (
+    SELECT min(d) AS lo, max(d) AS hi FROM (
+        SELECT min(date) AS d FROM prod.dim_date UNION ALL SELECT max(date) FROM prod.dim_date
+        UNION ALL SELECT min(location_at)::date FROM dev.int_vehicle_updates
+        UNION ALL SELECT max(location_at)::date FROM dev.int_vehicle_updates
+        UNION ALL SELECT min(event_at)::date FROM dev.src_vehicle_events
+        UNION ALL SELECT max(event_at)::date FROM dev.src_vehicle_events
+        UNION ALL SELECT min(period_start)::date FROM dev.dim_operating_period
+        UNION ALL SELECT max(period_finish)::date FROM dev.dim_operating_period
+        UNION ALL SELECT min(first_seen_at)::date FROM dev.dim_organization
+                  WHERE first_seen_at > '-infinity'
+    ) x
+)
+SELECT to_char(d, 'YYYYMMDD')::integer, d, extract(year FROM d), extract(month FROM d),
+       extract(day FROM d), extract(isodow FROM d), date_trunc('month', d)::date
+  FROM bounds
+ CROSS JOIN LATERAL generate_series(lo, hi, interval '1 day') AS g(ts)
+ CROSS JOIN LATERAL (SELECT ts::date AS d) day
+ WHERE lo IS NOT NULL;
+
+-- Client activity for every day touched by rebuilt updates or affected periods.
+INSERT INTO dev.rebuilt_activity_dates
+SELECT DISTINCT to_char(location_at, 'YYYYMMDD')::integer FROM dev.int_vehicle_updates
+UNION
+SELECT DISTINCT date_key FROM dev.fact_vehicle_location
+UNION
+SELECT DISTINCT f.date_key FROM prod.fact_vehicle_location f
+  JOIN dev.affected_periods USING (period_key);
+
+INSERT INTO dev.fact_client_daily_activity
+WITH days AS (
+    SELECT date_key, to_date(date_key::text, 'YYYYMMDD') AS day FROM dev.rebuilt_activity_dates
+),
+activity AS (
+    SELECT u.organization_id, d.date_key, d.day,
+           count(DISTINCT u.vehicle_id) AS active_vehicles, count(*) AS updates
+      FROM days d
+      JOIN all_updates u ON u.location_at >= d.day AND u.location_at < d.day + 1
+     GROUP BY 1, 2, 3
+),
+km AS (
+    SELECT organization_key, date_key, sum(step_km) AS km
+      FROM (SELECT organization_key, date_key, step_km FROM dev.fact_vehicle_location
+            UNION ALL
+            SELECT f.organization_key, f.date_key, f.step_km FROM prod.fact_vehicle_location f
+             WHERE f.period_key NOT IN (SELECT period_key FROM dev.affected_periods)
+               AND f.date_key IN (SELECT date_key FROM dev.rebuilt_activity_dates)) s
+     GROUP BY 1, 2
+)
+SELECT md5('organization|' || a.organization_id)::uuid, a.date_key, a.organization_id, a.day,
+       a.active_vehicles, a.updates, coalesce(k.km, 0)
+  FROM activity a
+  LEFT JOIN km k ON k.organization_key = md5('organization|' || a.organization_id)::uuid
+                AND k.date_key = a.date_key;
+
+ANALYZE dev.fact_vehicle_location;
+ANALYZE dev.fact_vehicle_period_distance;

@@ -1,0 +1,7 @@
+-- A pair has at least one point, a non-negative distance, and matches the sum of its steps.
+SELECT d.period_key, d.vehicle_id, d.distance_km, d.updates, s.km, s.points
+  FROM dev.fact_vehicle_period_distance d
+  LEFT JOIN (SELECT period_key, vehicle_id, sum(step_km) AS km, count(*) AS points
+               FROM dev.fact_vehicle_location GROUP BY 1, 2) s USING (period_key, vehicle_id)
+ WHERE d.updates < 1 OR d.distance_km < 0 OR s.points IS DISTINCT FROM d.updates::bigint
+    OR abs(d.distance_km - s.km) > 1e-6

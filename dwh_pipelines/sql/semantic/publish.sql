@@ -1,0 +1,25 @@
+-- Publish the semantic model: replace affected periods' facts, rebuilt dates' updates and
+-- activity days, and the dimensions, in the caller's single transaction.
+SET CONSTRAINTS ALL DEFERRED;
+DELETE FROM prod.fact_vehicle_location
+ WHERE period_key IN (SELECT period_key FROM dev.affected_periods);
+DELETE FROM prod.fact_vehicle_period_distance
+ WHERE period_key IN (SELECT period_key FROM dev.affected_periods);
+DELETE FROM prod.fact_client_daily_activity
+ WHERE date_key IN (SELECT date_key FROM dev.rebuilt_activity_dates);
+DELETE FROM prod.int_vehicle_updates WHERE event_date = ANY(%(dates)s);
+DELETE FROM prod.dim_organization;
+DELETE FROM prod.dim_vehicle;
+DELETE FROM prod.dim_operating_period;
+DELETE FROM prod.dim_date;
+INSERT INTO prod.dim_organization SELECT * FROM dev.dim_organization;
+INSERT INTO prod.dim_vehicle SELECT * FROM dev.dim_vehicle;
+INSERT INTO prod.dim_operating_period SELECT * FROM dev.dim_operating_period;
+INSERT INTO prod.dim_date SELECT * FROM dev.dim_date;
+INSERT INTO prod.int_vehicle_updates SELECT * FROM dev.int_vehicle_updates;
+INSERT INTO prod.fact_vehicle_location SELECT * FROM dev.fact_vehicle_location;
+INSERT INTO prod.fact_vehicle_period_distance SELECT * FROM dev.fact_vehicle_period_distance;
+INSERT INTO prod.fact_client_daily_activity SELECT * FROM dev.fact_client_daily_activity;
+ANALYZE prod.int_vehicle_updates;
+ANALYZE prod.fact_vehicle_location;
+ANALYZE prod.fact_vehicle_period_distance;

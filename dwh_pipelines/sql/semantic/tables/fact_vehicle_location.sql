@@ -1,0 +1,28 @@
+-- semantic model table fact_vehicle_location, created in schema {schema}.
+CREATE TABLE IF NOT EXISTS {schema}.fact_vehicle_location (
+    period_key       uuid             NOT NULL REFERENCES {schema}.dim_operating_period DEFERRABLE INITIALLY DEFERRED,
+    organization_key uuid             NOT NULL REFERENCES {schema}.dim_organization DEFERRABLE INITIALLY DEFERRED,
+    date_key         integer          NOT NULL REFERENCES {schema}.dim_date DEFERRABLE INITIALLY DEFERRED,
+    vehicle_id       text             NOT NULL,
+    event_key        uuid             NOT NULL,
+    point_no         integer          NOT NULL,
+    location_at      timestamptz      NOT NULL,
+    location_lat     double precision NOT NULL,
+    location_lng     double precision NOT NULL,
+    step_km          double precision NOT NULL,
+    step_seconds     double precision NOT NULL,
+    PRIMARY KEY (period_key, vehicle_id, point_no)
+);
+CREATE INDEX IF NOT EXISTS fact_vehicle_location_org_at ON {schema}.fact_vehicle_location (organization_key, location_at);
+COMMENT ON TABLE {schema}.fact_vehicle_location IS 'Each accepted vehicle update within each counted operating period of its organization (grain: period x vehicle x point), with the step from the previous accepted point of the same period. GPS jumps are not here.';
+COMMENT ON COLUMN {schema}.fact_vehicle_location.period_key IS 'Counted operating period the point falls in (start <= location_at < finish); many points per period.';
+COMMENT ON COLUMN {schema}.fact_vehicle_location.organization_key IS 'Organization of the vehicle and period.';
+COMMENT ON COLUMN {schema}.fact_vehicle_location.date_key IS 'UTC date of location_at.';
+COMMENT ON COLUMN {schema}.fact_vehicle_location.vehicle_id IS 'Vehicle id (see dim_vehicle for its history).';
+COMMENT ON COLUMN {schema}.fact_vehicle_location.event_key IS 'Staging key of the update.';
+COMMENT ON COLUMN {schema}.fact_vehicle_location.point_no IS '1-based position of the accepted point in the vehicle''s track within the period.';
+COMMENT ON COLUMN {schema}.fact_vehicle_location.location_at IS 'Position time (UTC).';
+COMMENT ON COLUMN {schema}.fact_vehicle_location.location_lat IS 'Latitude, WGS84 degrees.';
+COMMENT ON COLUMN {schema}.fact_vehicle_location.location_lng IS 'Longitude, WGS84 degrees.';
+COMMENT ON COLUMN {schema}.fact_vehicle_location.step_km IS 'Haversine km from the previous accepted point in the same period (0 for the first).';
+COMMENT ON COLUMN {schema}.fact_vehicle_location.step_seconds IS 'Seconds since the previous accepted point (0 for the first).';

@@ -1,0 +1,22 @@
+-- semantic model table int_vehicle_updates, created in schema {schema}.
+CREATE TABLE IF NOT EXISTS {schema}.int_vehicle_updates (
+    event_key       uuid             PRIMARY KEY,
+    organization_id text             NOT NULL,
+    vehicle_id      text             NOT NULL,
+    location_lat    double precision NOT NULL,
+    location_lng    double precision NOT NULL,
+    location_at     timestamptz      NOT NULL,
+    event_at        timestamptz      NOT NULL,
+    event_date      date             NOT NULL
+);
+CREATE INDEX IF NOT EXISTS int_vehicle_updates_org_at ON {schema}.int_vehicle_updates (organization_id, location_at);
+CREATE INDEX IF NOT EXISTS int_vehicle_updates_date ON {schema}.int_vehicle_updates (event_date);
+COMMENT ON TABLE {schema}.int_vehicle_updates IS 'Intermediate: staged vehicle updates that have coordinates and a position time (the only ones that can count), replaced per event date.';
+COMMENT ON COLUMN {schema}.int_vehicle_updates.event_key IS 'Staging surrogate key of the update.';
+COMMENT ON COLUMN {schema}.int_vehicle_updates.organization_id IS 'Client owning the vehicle.';
+COMMENT ON COLUMN {schema}.int_vehicle_updates.vehicle_id IS 'Vehicle id.';
+COMMENT ON COLUMN {schema}.int_vehicle_updates.location_lat IS 'Latitude, WGS84 degrees.';
+COMMENT ON COLUMN {schema}.int_vehicle_updates.location_lng IS 'Longitude, WGS84 degrees.';
+COMMENT ON COLUMN {schema}.int_vehicle_updates.location_at IS 'Time (UTC) the position was taken; orders the track and places it in periods.';
+COMMENT ON COLUMN {schema}.int_vehicle_updates.event_at IS 'Event time (UTC).';
+COMMENT ON COLUMN {schema}.int_vehicle_updates.event_date IS 'Partition: UTC date of event_at.';

@@ -1,0 +1,86 @@
+-- Build the dev tables of staging_db from dev.src_* (the raw partitions being rebuilt).
+-- Deduplicate first (an exact duplicate is the same event), then reject what breaks a rule.
+SET LOCAL TimeZone = 'UTC';
+TRUNCATE dev.stg_vehicle_events, dev.stg_operating_period_events,
+         dev.stg_removed_duplicates, dev.stg_rejected_events;
+
+-- vehicle events --------------------------------------------------------------------------
+CREATE TEMP TABLE keyed_vehicle ON COMMIT DROP AS
+WITH source AS (
+    SELECT * FROM dev.src_vehicle_events
+),
+keyed AS (
+    SELECT source.*,
+           md5(concat_ws('|', event, organization_id, vehicle_id, event_at,
+                         location_lat, location_lng, location_at))::uuid AS event_key
+      FROM source
+)
+SELECT keyed.*,
+       row_number() OVER (PARTITION BY event_key ORDER BY source_key, source_line) AS copy_no,
+       CASE
+           WHEN event NOT IN ('register', 'update', 'deregister')
+               THEN 'accepted_values: vehicle event must be register, update or deregister'
+           WHEN location_lat NOT BETWEEN -90 AND 90 OR location_lng NOT BETWEEN -180 AND 180
+               THEN 'coordinate_range: latitude must be within [-90, 90] and longitude within [-180, 180]'
+       END AS reject_reason
+  FROM keyed;
+
+INSERT INTO dev.stg_removed_duplicates (entity, event_key, event_date, source_key, source_line)
+SELECT 'vehicle', event_key, event_date, source_key, source_line
+  FROM keyed_vehicle WHERE copy_no > 1;
+
+INSERT INTO dev.stg_rejected_events (entity, event_key, event_date, reason, source_key, source_line, payload)
+SELECT 'vehicle', event_key, event_date, reject_reason, source_key, source_line,
+       jsonb_build_object('event', event, 'organization_id', organization_id,
+                          'vehicle_id', vehicle_id, 'event_at', event_at,
+                          'location_lat', location_lat, 'location_lng', location_lng,
+                          'location_at', location_at)
+  FROM keyed_vehicle WHERE copy_no = 1 AND reject_reason IS NOT NULL;
+
+INSERT INTO dev.stg_vehicle_events
+SELECT event_key, event, organization_id, vehicle_id, event_at,
+       location_lat, location_lng, location_at,
+       (location_lat IS NOT NULL AND location_lng IS NOT NULL AND location_at IS NOT NULL),
+       event_date, source_key, source_line, ingestion_run_id
+  FROM keyed_vehicle WHERE copy_no = 1 AND reject_reason IS NULL;
+
+-- operating-period events -----------------------------------------------------------------
+CREATE TEMP TABLE keyed_period ON COMMIT DROP AS
+WITH source AS (
+    SELECT * FROM dev.src_operating_period_events
+),
+keyed AS (
+    SELECT source.*,
+           md5(concat_ws('|', event, organization_id, period_id, event_at,
+                         period_start, period_finish))::uuid AS event_key
+      FROM source
+)
+SELECT keyed.*,
+       row_number() OVER (PARTITION BY event_key ORDER BY source_key, source_line) AS copy_no,
+       CASE
+           WHEN event NOT IN ('create', 'delete')
+               THEN 'accepted_values: operating-period event must be create or delete'
+           WHEN event = 'create' AND (period_start IS NULL OR period_finish IS NULL
+                                      OR period_finish <= period_start)
+               THEN 'period_bounds: a created period needs start < finish'
+       END AS reject_reason
+  FROM keyed;
+
+INSERT INTO dev.stg_removed_duplicates (entity, event_key, event_date, source_key, source_line)
+SELECT 'operating_period', event_key, event_date, source_key, source_line
+  FROM keyed_period WHERE copy_no > 1;
+
+INSERT INTO dev.stg_rejected_events (entity, event_key, event_date, reason, source_key, source_line, payload)
+SELECT 'operating_period', event_key, event_date, reject_reason, source_key, source_line,
+       jsonb_build_object('event', event, 'organization_id', organization_id,
+                          'period_id', period_id, 'event_at', event_at,
+                          'period_start', period_start, 'period_finish', period_finish)
+  FROM keyed_period WHERE copy_no = 1 AND reject_reason IS NOT NULL;
+
+INSERT INTO dev.stg_operating_period_events
+SELECT event_key, event, organization_id, period_id, event_at, period_start, period_finish,
+       event_date, source_key, source_line, ingestion_run_id
+  FROM keyed_period WHERE copy_no = 1 AND reject_reason IS NULL;
+
+ANALYZE dev.stg_vehicle_events;
+ANALYZE dev.stg_operating_period_events;

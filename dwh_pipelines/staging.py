@@ -1,0 +1,155 @@
+"""staging_db (L2): cleaned, conformed events with write-audit-publish.
+
+dirty raw partitions -> dev.src_* (streamed COPY) -> dev.stg_* (set-based SQL) ->
+checks -> publish to prod (one transaction) only if no blocking check failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+from psycopg import sql
+
+from dwh_pipelines.partitions import LayerResult, PartitionCounts, dirty_dates, record_partitions
+from dwh_pipelines.quality import Check, gate, run_checks
+from dwh_pipelines.transfer import relay
+from pipeline_core.audit import audited, ensure_ops_schema
+from pipeline_core.db import connect, execute_sql_file, read_sql
+from pipeline_core.settings import OPS_DATABASE, Settings
+
+SQL_DIR = Path(__file__).parent / "sql" / "staging"
+CHECKS_DIR = SQL_DIR / "checks"
+
+SRC_COLUMNS = {
+    "vehicle_events": [
+        "event",
+        "organization_id",
+        "event_at",
+        "vehicle_id",
+        "location_lat",
+        "location_lng",
+        "location_at",
+        "source_key",
+        "source_line",
+        "ingestion_run_id",
+        "event_date",
+    ],
+    "operating_period_events": [
+        "event",
+        "organization_id",
+        "event_at",
+        "period_id",
+        "period_start",
+        "period_finish",
+        "source_key",
+        "source_line",
+        "ingestion_run_id",
+        "event_date",
+    ],
+}
+
+
+def _check(name: str, severity: str, description: str, database: str | None = None) -> Check:
+    return Check(name, severity, description, CHECKS_DIR / f"{name}.sql", database)
+
+
+CHECKS = [
+    _check("not_null_keys", "block", "organization, entity id, event time and key are not null"),
+    _check("unique_event_key", "block", "one row per event key after deduplication"),
+    _check("accounting", "block", "raw rows = staged + removed duplicates + rejected, per date"),
+    _check("rejected_ratio", "block", "at most 20 % of a date's rows break a rule"),
+    _check("accepted_values", "warn", "event types are known (offenders are rejected)"),
+    _check("coordinate_range", "warn", "coordinates lie on the globe (offenders are rejected)"),
+    _check("period_bounds", "warn", "created periods have start < finish (offenders rejected)"),
+    _check("unregistered_vehicle_updates", "warn", "updated vehicles were registered"),
+    _check("delete_without_create", "warn", "deleted periods were created"),
+    _check("volume", "warn", "a rebuilt date has at least half the usual rows"),
+    _check("freshness", "warn", "the feed delivered within 30 minutes", OPS_DATABASE),
+]
+
+
+def ensure_schema(conn) -> None:
+    for schema in ("dev", "prod"):
+        execute_sql_file(conn, SQL_DIR / "schema.sql", schema=schema)
+
+
+def build_dev(settings: Settings, dates: list[date]) -> None:
+    """Refill dev.src_* with the raw partitions and rebuild the dev tables (one transaction)."""
+    with connect(settings, "raw_db") as raw, connect(settings, "staging_db") as stg:
+        with stg.transaction():
+            stg.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.staging.dev'))")
+            ensure_schema(stg)
+            execute_sql_file(stg, SQL_DIR / "src_tables.sql")
+            for dataset, columns in SRC_COLUMNS.items():
+                query = sql.SQL("SELECT {} FROM {} WHERE event_date = ANY(%(dates)s)").format(
+                    sql.SQL(", ").join(map(sql.Identifier, columns)),
+                    sql.Identifier("raw", dataset),
+                )
+                relay(
+                    raw,
+                    query,
+                    stg,
+                    sql.Identifier("dev", f"src_{dataset}"),
+                    columns,
+                    {"dates": dates},
+                )
+            execute_sql_file(stg, SQL_DIR / "build_dev.sql")
+
+
+def _counts(settings: Settings, dates: list[date]) -> dict[date, PartitionCounts]:
+    counts = {d: PartitionCounts() for d in dates}
+    with connect(settings, "staging_db") as conn:
+        rows = conn.execute(read_sql(SQL_DIR / "partition_counts.sql")).fetchall()
+    for day, kind, n in rows:
+        c = counts.setdefault(day, PartitionCounts())
+        if kind == "in":
+            c.rows_in += n
+        elif kind == "out":
+            c.rows_out += n
+        elif kind == "dup":
+            c.duplicates_removed += n
+        else:
+            c.rejected += n
+    return counts
+
+
+def publish(settings: Settings, dates: list[date]) -> None:
+    """Replace prod's partitions for ``dates`` with dev's, atomically."""
+    with connect(settings, "staging_db") as conn:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.staging.prod'))")
+            execute_sql_file(conn, SQL_DIR / "publish.sql", {"dates": dates})
+
+
+def build_staging(
+    settings: Settings,
+    run_id: str,
+    *,
+    dates: Iterable[date] = (),
+    checks: list[Check] | None = None,
+) -> LayerResult:
+    """Write (dev), audit (checks), publish (prod) the dirty dates of staging."""
+    ensure_ops_schema(settings)
+    result = LayerResult("staging", dirty_dates(settings, "staging", dates))
+    with audited(settings, run_id, "staging.build") as audit:
+        if result.event_dates:
+            build_dev(settings, result.event_dates)
+            result.counts = _counts(settings, result.event_dates)
+            results = run_checks(
+                settings,
+                "staging",
+                "staging_db",
+                CHECKS if checks is None else checks,
+                run_id=run_id,
+                dates=result.event_dates,
+            )
+            gate("staging", results, result.event_dates)
+            publish(settings, result.event_dates)
+            record_partitions(settings, result, run_id)
+        totals = result.totals()
+        audit.rows_in, audit.rows_out = totals.rows_in, totals.rows_out
+        audit.rows_rejected = totals.rejected
+        audit.details = result.as_dict()
+    return result

@@ -1,0 +1,125 @@
+"""What DAG tasks need from Airflow: settings from its connections and the run id.
+
+Kept out of the DAG files so they only wire tasks, and out of the stage code so the
+stages run without Airflow.
+"""
+
+from __future__ import annotations
+
+from pipeline_core.settings import Settings, load_settings
+
+
+def _airflow_connection(conn_id: str) -> dict | None:
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = Connection.get(conn_id)
+    except AirflowNotFoundException:
+        return None
+    return {
+        "host": conn.host,
+        "port": conn.port,
+        "login": conn.login,
+        "password": conn.password,
+        "extra": conn.extra_dejson,
+    }
+
+
+def task_settings() -> Settings:
+    """Settings with connections resolved by Airflow (env, metadata DB or secrets backend)."""
+    return load_settings(connection_lookup=_airflow_connection)
+
+
+def current_run_id() -> str:
+    from airflow.sdk import get_current_context
+
+    return get_current_context()["run_id"]
+
+
+# --- Task definitions shared by main_dag and the single-layer DAGs -------------------
+
+from datetime import datetime, timedelta  # noqa: E402
+
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, task  # noqa: E402
+
+#: Every task retries before failing the run; failures always raise.
+DEFAULT_ARGS = {
+    "owner": "data-platform",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+}
+START_DATE = datetime(2026, 1, 1)
+#: main_dag picks up what has arrived every 15 minutes; each run has a real data interval.
+MAIN_SCHEDULE = CronDataIntervalTimetable("*/15 * * * *", timezone="UTC")
+#: DAG params: extra event dates to rebuild in every layer (backfill), ISO strings.
+PARAMS = {
+    "rebuild_dates": Param(
+        [],
+        type="array",
+        items={"type": "string", "format": "date"},
+        description="Event dates (YYYY-MM-DD) to rebuild besides those with new data",
+    )
+}
+
+LANDING = Asset(name="lake_landing", uri="s3://fleet-lake/landing/")
+LAKE_PARQUET = Asset(name="lake_parquet", uri="s3://fleet-lake/parquet/")
+
+
+@task(task_id="lake_extract", outlets=[LANDING])
+def lake_extract() -> dict:
+    """Copy new source objects into the landing zone (exactly once, by manifest)."""
+    from data_lake.extract import extract
+
+    return extract(task_settings(), current_run_id()).as_dict()
+
+
+@task(task_id="lake_convert", outlets=[LAKE_PARQUET])
+def lake_convert() -> dict:
+    """Landed NDJSON to typed, partitioned Parquet; bad lines to quarantine."""
+    from data_lake.convert import convert
+
+    return convert(task_settings(), current_run_id()).as_dict()
+
+
+def _rebuild_dates() -> list:
+    """Dates named in the run's ``rebuild_dates`` param (backfill), besides the dirty ones."""
+    from datetime import date
+
+    from airflow.sdk import get_current_context
+
+    raw = get_current_context()["params"].get("rebuild_dates") or []
+    return [date.fromisoformat(d) for d in raw]
+
+
+@task(task_id="raw_load")
+def raw_load() -> dict:
+    """Replace raw_db's dirty event-date partitions from the lake's Parquet."""
+    from dwh_pipelines.raw import load_raw
+
+    return load_raw(task_settings(), current_run_id(), dates=_rebuild_dates()).as_dict()
+
+
+@task(task_id="staging_build")
+def staging_build() -> dict:
+    """Clean and check in dev, publish to prod only if no blocking check fails."""
+    from dwh_pipelines.staging import build_staging
+
+    return build_staging(task_settings(), current_run_id(), dates=_rebuild_dates()).as_dict()
+
+
+@task(task_id="semantic_build")
+def semantic_build() -> dict:
+    """Kimball model and business rules, dev -> checks -> prod."""
+    from dwh_pipelines.semantic import build_semantic
+
+    return build_semantic(task_settings(), current_run_id(), dates=_rebuild_dates()).as_dict()
+
+
+@task(task_id="dwh_build")
+def dwh_build() -> dict:
+    """Marts and user-access views from the published semantic model."""
+    from dwh_pipelines.dwh import build_dwh
+
+    return build_dwh(task_settings(), current_run_id(), dates=_rebuild_dates()).as_dict()

@@ -1,0 +1,62 @@
+"""PostgreSQL access: one driver (psycopg 3) everywhere, COPY for bulk data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from pipeline_core.settings import Settings
+
+
+def connect(settings: Settings, database: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """Open a connection to one warehouse database; the name says which layer."""
+    info = settings.postgres.conninfo(database)
+    try:
+        return psycopg.connect(
+            **info, autocommit=autocommit, application_name="fleet-pipeline", connect_timeout=10
+        )
+    except psycopg.OperationalError as exc:
+        raise psycopg.OperationalError(
+            f"cannot connect to database {database!r} at "
+            f"{settings.postgres.host}:{settings.postgres.port}: {exc}"
+        ) from exc
+
+
+@contextmanager
+def transaction(settings: Settings, database: str) -> Iterator[psycopg.Connection]:
+    """A connection whose work commits as one transaction or rolls back whole."""
+    conn = connect(settings, database)
+    try:
+        with conn.transaction():
+            yield conn
+    finally:
+        conn.close()
+
+
+def read_sql(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def execute_sql_file(
+    conn: psycopg.Connection, path: Path, params: dict | None = None, **identifiers: str
+) -> None:
+    """Run a .sql file; ``{name}`` placeholders are filled with quoted identifiers only.
+
+    Values always travel as bind parameters (``%(name)s``), never as text.
+    """
+    text = read_sql(path)
+    query: sql.Composable = sql.SQL(text)
+    if identifiers:
+        query = sql.SQL(text).format(**{k: sql.Identifier(v) for k, v in identifiers.items()})
+    try:
+        if params:
+            # client-side binding lets one file hold several statements
+            psycopg.ClientCursor(conn).execute(query, params)
+        else:
+            conn.execute(query)
+    except psycopg.Error as exc:
+        raise type(exc)(f"{path.name} failed in {conn.info.dbname}: {exc}") from exc

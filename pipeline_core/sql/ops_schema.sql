@@ -1,0 +1,160 @@
+-- Operational metadata of the platform: lake manifest, audit, profiling, data quality.
+-- Idempotent: run before every stage.
+CREATE SCHEMA IF NOT EXISTS ops;
+COMMENT ON SCHEMA ops IS 'Operational metadata: ingestion manifest, task audit, profiling and data-quality results.';
+
+CREATE TABLE IF NOT EXISTS ops.lake_objects (
+    source_key      text        NOT NULL,
+    etag            text        NOT NULL,
+    size_bytes      bigint      NOT NULL,
+    last_modified   timestamptz,
+    landing_key     text        NOT NULL,
+    extract_run_id  text        NOT NULL,
+    extracted_at    timestamptz NOT NULL DEFAULT now(),
+    batch_id        text,
+    PRIMARY KEY (source_key, etag)
+);
+COMMENT ON TABLE ops.lake_objects IS 'Manifest of source objects copied into the lake landing zone: exactly-once ingestion is keyed by (source_key, etag).';
+COMMENT ON COLUMN ops.lake_objects.source_key IS 'Object key in the source feed bucket.';
+COMMENT ON COLUMN ops.lake_objects.etag IS 'ETag of the object when listed; a changed object is a new delivery.';
+COMMENT ON COLUMN ops.lake_objects.size_bytes IS 'Object size in bytes.';
+COMMENT ON COLUMN ops.lake_objects.last_modified IS 'Last-modified time reported by the source store.';
+COMMENT ON COLUMN ops.lake_objects.landing_key IS 'Key of the unchanged copy in the lake landing zone.';
+COMMENT ON COLUMN ops.lake_objects.extract_run_id IS 'Run that copied the object.';
+COMMENT ON COLUMN ops.lake_objects.extracted_at IS 'When the object was copied.';
+COMMENT ON COLUMN ops.lake_objects.batch_id IS 'Conversion batch that turned the object into Parquet (null: not yet converted).';
+CREATE INDEX IF NOT EXISTS lake_objects_unconverted ON ops.lake_objects (extracted_at) WHERE batch_id IS NULL;
+
+CREATE TABLE IF NOT EXISTS ops.lake_batches (
+    batch_id          text        PRIMARY KEY,
+    run_id            text        NOT NULL,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    converted_at      timestamptz,
+    objects           integer,
+    input_lines       bigint,
+    parquet_rows      bigint,
+    quarantined_lines bigint,
+    event_dates       date[],
+    files             text[],
+    schema_drift      text[]
+);
+COMMENT ON TABLE ops.lake_batches IS 'Conversion batches: a set of landed objects turned into Parquet together. input_lines = parquet_rows + quarantined_lines.';
+COMMENT ON COLUMN ops.lake_batches.batch_id IS 'Batch id; Parquet and quarantine file names carry it, so a retried batch overwrites its own files.';
+COMMENT ON COLUMN ops.lake_batches.run_id IS 'Run that opened the batch.';
+COMMENT ON COLUMN ops.lake_batches.created_at IS 'When the objects were assigned to the batch.';
+COMMENT ON COLUMN ops.lake_batches.converted_at IS 'When the batch finished (null: open, to be redone by the next conversion).';
+COMMENT ON COLUMN ops.lake_batches.objects IS 'Objects in the batch.';
+COMMENT ON COLUMN ops.lake_batches.input_lines IS 'Lines read from the objects (a trailing newline does not make a line).';
+COMMENT ON COLUMN ops.lake_batches.parquet_rows IS 'Rows written to Parquet.';
+COMMENT ON COLUMN ops.lake_batches.quarantined_lines IS 'Lines written to the quarantine area with a reason.';
+COMMENT ON COLUMN ops.lake_batches.event_dates IS 'Event dates (UTC, from the event time) the batch wrote to.';
+COMMENT ON COLUMN ops.lake_batches.files IS 'Lake keys of the Parquet files written.';
+COMMENT ON COLUMN ops.lake_batches.schema_drift IS 'Fields seen in the input that the schema does not know (ignored by policy, listed here).';
+
+CREATE TABLE IF NOT EXISTS ops.task_runs (
+    id            bigserial   PRIMARY KEY,
+    run_id        text        NOT NULL,
+    stage         text        NOT NULL,
+    started_at    timestamptz NOT NULL,
+    finished_at   timestamptz,
+    duration_s    double precision,
+    status        text        NOT NULL CHECK (status IN ('running', 'success', 'failed')),
+    objects       bigint,
+    rows_in       bigint,
+    rows_out      bigint,
+    rows_rejected bigint,
+    error         text,
+    details       jsonb
+);
+COMMENT ON TABLE ops.task_runs IS 'Audit: one row per task run of any stage.';
+COMMENT ON COLUMN ops.task_runs.id IS 'Surrogate key.';
+COMMENT ON COLUMN ops.task_runs.run_id IS 'Pipeline run id (Airflow run id or CLI run id).';
+COMMENT ON COLUMN ops.task_runs.stage IS 'Stage name, e.g. lake.extract.';
+COMMENT ON COLUMN ops.task_runs.started_at IS 'Start time.';
+COMMENT ON COLUMN ops.task_runs.finished_at IS 'End time.';
+COMMENT ON COLUMN ops.task_runs.duration_s IS 'Duration in seconds.';
+COMMENT ON COLUMN ops.task_runs.status IS 'running, success or failed.';
+COMMENT ON COLUMN ops.task_runs.objects IS 'Objects handled.';
+COMMENT ON COLUMN ops.task_runs.rows_in IS 'Rows or lines read.';
+COMMENT ON COLUMN ops.task_runs.rows_out IS 'Rows written.';
+COMMENT ON COLUMN ops.task_runs.rows_rejected IS 'Rows quarantined or rejected.';
+COMMENT ON COLUMN ops.task_runs.error IS 'Error message of a failed run.';
+COMMENT ON COLUMN ops.task_runs.details IS 'Stage-specific figures.';
+CREATE INDEX IF NOT EXISTS task_runs_run ON ops.task_runs (run_id, stage);
+
+CREATE TABLE IF NOT EXISTS ops.column_profiles (
+    id             bigserial   PRIMARY KEY,
+    run_id         text        NOT NULL,
+    batch_id       text        NOT NULL,
+    chunk          integer     NOT NULL,
+    dataset        text        NOT NULL,
+    column_name    text        NOT NULL,
+    rows           bigint      NOT NULL,
+    nulls          bigint      NOT NULL,
+    distinct_count bigint,
+    min_value      text,
+    max_value      text,
+    profiled_at    timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (batch_id, chunk, dataset, column_name)
+);
+COMMENT ON TABLE ops.column_profiles IS 'Profiling: per conversion chunk, dataset and column: rows, nulls, distinct, min, max.';
+COMMENT ON COLUMN ops.column_profiles.id IS 'Surrogate key.';
+COMMENT ON COLUMN ops.column_profiles.run_id IS 'Run that profiled.';
+COMMENT ON COLUMN ops.column_profiles.batch_id IS 'Conversion batch.';
+COMMENT ON COLUMN ops.column_profiles.chunk IS 'Chunk of objects within the batch (memory-bounded unit of work).';
+COMMENT ON COLUMN ops.column_profiles.dataset IS 'Lake dataset, e.g. vehicle_events.';
+COMMENT ON COLUMN ops.column_profiles.column_name IS 'Column profiled.';
+COMMENT ON COLUMN ops.column_profiles.rows IS 'Rows in the chunk.';
+COMMENT ON COLUMN ops.column_profiles.nulls IS 'Null values.';
+COMMENT ON COLUMN ops.column_profiles.distinct_count IS 'Distinct non-null values.';
+COMMENT ON COLUMN ops.column_profiles.min_value IS 'Smallest value, as text.';
+COMMENT ON COLUMN ops.column_profiles.max_value IS 'Largest value, as text.';
+COMMENT ON COLUMN ops.column_profiles.profiled_at IS 'When profiled.';
+
+CREATE TABLE IF NOT EXISTS ops.layer_partitions (
+    layer              text        NOT NULL,
+    event_date         date        NOT NULL,
+    loaded_at          timestamptz NOT NULL,
+    run_id             text        NOT NULL,
+    rows_in            bigint,
+    rows_out           bigint,
+    duplicates_removed bigint,
+    rejected           bigint,
+    PRIMARY KEY (layer, event_date)
+);
+COMMENT ON TABLE ops.layer_partitions IS 'Last write of each event-date partition per layer (lake, raw, staging, semantic, dwh); a partition whose upstream is newer is rebuilt. Also the per-layer accounting of rows.';
+COMMENT ON COLUMN ops.layer_partitions.layer IS 'lake, raw, staging, semantic or dwh.';
+COMMENT ON COLUMN ops.layer_partitions.event_date IS 'Event date (UTC) of the partition.';
+COMMENT ON COLUMN ops.layer_partitions.loaded_at IS 'When the partition was last replaced.';
+COMMENT ON COLUMN ops.layer_partitions.run_id IS 'Run that last replaced it.';
+COMMENT ON COLUMN ops.layer_partitions.rows_in IS 'Rows read from the upstream layer for the partition.';
+COMMENT ON COLUMN ops.layer_partitions.rows_out IS 'Rows written to the layer for the partition.';
+COMMENT ON COLUMN ops.layer_partitions.duplicates_removed IS 'Exact duplicates and re-delivered lines removed (staging).';
+COMMENT ON COLUMN ops.layer_partitions.rejected IS 'Rows rejected by a data-quality rule, with their reason kept in the layer.';
+
+CREATE TABLE IF NOT EXISTS ops.dq_results (
+    id            bigserial   PRIMARY KEY,
+    run_id        text        NOT NULL,
+    layer         text        NOT NULL,
+    check_name    text        NOT NULL,
+    severity      text        NOT NULL CHECK (severity IN ('block', 'warn')),
+    status        text        NOT NULL CHECK (status IN ('pass', 'warn', 'fail')),
+    rows_affected bigint      NOT NULL,
+    description   text        NOT NULL,
+    sample        jsonb,
+    event_dates   date[],
+    checked_at    timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE ops.dq_results IS 'Data-quality check results per run and layer; a failed blocking check stops publication to prod.';
+COMMENT ON COLUMN ops.dq_results.id IS 'Surrogate key.';
+COMMENT ON COLUMN ops.dq_results.run_id IS 'Run that checked.';
+COMMENT ON COLUMN ops.dq_results.layer IS 'Layer checked (staging, semantic).';
+COMMENT ON COLUMN ops.dq_results.check_name IS 'Check name.';
+COMMENT ON COLUMN ops.dq_results.severity IS 'block: failing stops publication; warn: recorded only.';
+COMMENT ON COLUMN ops.dq_results.status IS 'pass, warn or fail.';
+COMMENT ON COLUMN ops.dq_results.rows_affected IS 'Rows breaking the rule.';
+COMMENT ON COLUMN ops.dq_results.description IS 'What the check asserts.';
+COMMENT ON COLUMN ops.dq_results.sample IS 'Up to five offending rows.';
+COMMENT ON COLUMN ops.dq_results.event_dates IS 'Event dates the checked build covered.';
+COMMENT ON COLUMN ops.dq_results.checked_at IS 'When checked.';
+CREATE INDEX IF NOT EXISTS dq_results_run ON ops.dq_results (run_id, layer);

@@ -1,0 +1,52 @@
+"""Test helpers that act on the real servers (never mocks)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from psycopg import sql
+
+from pipeline_core.db import connect
+from pipeline_core.settings import WAREHOUSE_DATABASES, Settings
+from pipeline_core.stack import ensure_buckets, ensure_databases
+from pipeline_core.storage import s3_client
+
+
+def reset_platform(settings: Settings) -> None:
+    """Drop the warehouse databases and empty the buckets: a platform with no data."""
+    with connect(settings, "postgres", autocommit=True) as conn:
+        for db in WAREHOUSE_DATABASES:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db))
+            )
+    ensure_databases(settings)
+    s3 = s3_client(settings)
+    ensure_buckets(settings)
+    for bucket in (settings.source_bucket, settings.lake_bucket):
+        paginator = s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+
+
+def put_source(settings: Settings, objects: dict[str, bytes]) -> None:
+    s3 = s3_client(settings)
+    for name, body in objects.items():
+        s3.put_object(Bucket=settings.source_bucket, Key=settings.source_prefix + name, Body=body)
+
+
+def query(settings: Settings, database: str, text: str, params=None) -> list[tuple]:
+    with connect(settings, database) as conn:
+        return conn.execute(text, params).fetchall()
+
+
+def line(event: str, on: str, at: str, data: dict, org: str = "org-1") -> bytes:
+    return json.dumps(
+        {"event": event, "on": on, "at": at, "data": data, "organization_id": org}
+    ).encode()
+
+
+def write_lines(path: Path, lines: list[bytes]) -> None:
+    path.write_bytes(b"\n".join(lines) + b"\n")
