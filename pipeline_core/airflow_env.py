@@ -1,10 +1,20 @@
-"""Environment for running Airflow against this repo (``make airflow``, ``make run``, tests)."""
+"""Airflow against this repo: its environment, its metadata DB, and ``make airflow``."""
 
 from __future__ import annotations
 
+import argparse
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
-from pipeline_core.settings import REPO_ROOT, Settings, embedded_connection_env
+from psycopg import sql
+
+from pipeline_core import stack
+from pipeline_core.audit import ensure_ops_schema
+from pipeline_core.db import connect
+from pipeline_core.settings import REPO_ROOT, Settings, embedded_connection_env, load_settings
 
 AIRFLOW_DB = "airflow_db"
 
@@ -22,6 +32,7 @@ def airflow_environment(settings: Settings, *, metadata_uri: str | None = None) 
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_uri
         or settings.postgres.uri(AIRFLOW_DB).replace("postgresql://", "postgresql+psycopg://", 1),
         "FLEET_STATE_DIR": str(settings.state_dir),
@@ -31,3 +42,67 @@ def airflow_environment(settings: Settings, *, metadata_uri: str | None = None) 
     for key, value in embedded_connection_env(settings).items():
         env[key] = os.environ.get(key, value)
     return env
+
+
+def ensure_airflow_db(settings: Settings) -> None:
+    """Airflow's metadata database on the same server (created once), migrated."""
+    with connect(settings, "postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (AIRFLOW_DB,))
+        if exists.fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(AIRFLOW_DB)))
+    env = {**os.environ, **airflow_environment(settings)}
+    result = subprocess.run(
+        [_airflow_bin(), "db", "migrate"], env=env, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"airflow db migrate failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
+
+
+def _airflow_bin() -> str:
+    return str(Path(sys.executable).parent / "airflow")
+
+
+def standalone() -> int:
+    """``make airflow``: stack up, then ``airflow standalone`` on http://localhost:8080."""
+    settings = load_settings()
+    stack.up(settings)
+    ensure_ops_schema(settings)
+    ensure_airflow_db(settings)
+    env = {**os.environ, **airflow_environment(settings)}
+    home = Path(env["AIRFLOW_HOME"])
+    passwords = home / "simple_auth_manager_passwords.json.generated"
+    proc = subprocess.Popen([_airflow_bin(), "standalone"], env=env)
+    try:
+        for _ in range(120):
+            if passwords.exists() or proc.poll() is not None:
+                break
+            time.sleep(1)
+        if passwords.exists():
+            print(
+                f"\nAirflow UI: http://localhost:8080  login: admin  password: "
+                f"{passwords.read_text().strip()} (from {passwords})\n"
+                f"Trigger main_dag there; Ctrl-C stops Airflow (the stack keeps running: "
+                f"make down).\n",
+                flush=True,
+            )
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        return proc.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline_core.airflow_env")
+    parser.add_argument("command", choices=["standalone", "env"])
+    args = parser.parse_args(argv)
+    if args.command == "env":
+        for key, value in airflow_environment(load_settings()).items():
+            print(f"export {key}={value!r}")
+        return 0
+    return standalone()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

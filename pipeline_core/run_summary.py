@@ -6,8 +6,10 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from pipeline_core.db import connect
+from pipeline_core.db import connect, read_sql
 from pipeline_core.settings import OPS_DATABASE, Settings
+
+SQL_DIR = Path(__file__).parent / "sql"
 
 
 def collect(settings: Settings, *, since: datetime | None = None) -> dict:
@@ -30,14 +32,76 @@ def collect(settings: Settings, *, since: datetime | None = None) -> dict:
                          FROM ops.lake_batches, unnest(schema_drift) f
                         WHERE converted_at IS NOT NULL)"""
         ).fetchone()
+        layers = {
+            r[0]: {
+                "event_dates": r[1],
+                "rows_in": int(r[2]),
+                "rows_out": int(r[3]),
+                "duplicates_removed": int(r[4]),
+                "rejected": int(r[5]),
+                "last_loaded_at": r[6].isoformat(),
+            }
+            for r in conn.execute(read_sql(SQL_DIR / "run_summary_layers.sql"))
+        }
+        answer = _answer(conn)
+        checks = [
+            {"layer": r[0], "check": r[1], "severity": r[2], "status": r[3], "rows": r[4]}
+            for r in conn.execute(
+                """SELECT DISTINCT ON (layer, check_name) layer, check_name, severity, status,
+                          rows_affected
+                     FROM ops.dq_results ORDER BY layer, check_name, checked_at DESC"""
+            )
+        ]
     return {
         "source": {"objects": objects, "lines": int(lines), "new_objects": new_objects},
+        "layers": layers,
+        "answer": answer,
+        "data_quality": {
+            "status": _dq_status(checks),
+            "checks": checks,
+        },
         "lake": {
             "parquet_rows": int(rows),
             "quarantined_lines": int(quarantined),
             "event_dates": [d.isoformat() for d in dates],
             "schema_drift_fields": sorted(drift),
         },
+    }
+
+
+def _dq_status(checks: list[dict]) -> str:
+    statuses = {c["status"] for c in checks}
+    return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+
+
+def _answer(conn) -> dict:
+    """The BI answer from the marts (empty until the dwh layer has run)."""
+    exists = conn.execute("SELECT to_regclass('marts.avg_distance_overall')").fetchone()[0]
+    if exists is None:
+        return {"avg_km_per_vehicle_period": None, "vehicle_periods": 0, "periods": []}
+    overall = conn.execute(
+        "SELECT avg_km_per_vehicle_period, vehicle_periods FROM marts.avg_distance_overall"
+    ).fetchone() or (None, 0)
+    periods = [
+        {
+            "organization_id": r[0],
+            "operating_period_id": r[1],
+            "period_start": r[2].isoformat(),
+            "period_finish": r[3].isoformat(),
+            "vehicles": r[4],
+            "avg_km": r[5],
+        }
+        for r in conn.execute(
+            """SELECT organization_id, operating_period_id, period_start, period_finish,
+                      vehicles, avg_km
+                 FROM marts.avg_distance_per_operating_period
+                ORDER BY organization_id, period_start, operating_period_id"""
+        )
+    ]
+    return {
+        "avg_km_per_vehicle_period": overall[0],
+        "vehicle_periods": overall[1],
+        "periods": periods,
     }
 
 

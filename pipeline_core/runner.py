@@ -15,13 +15,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from psycopg import sql
-
 from pipeline_core import run_summary, stack
-from pipeline_core.airflow_env import AIRFLOW_DB, airflow_environment
+from pipeline_core.airflow_env import airflow_environment, ensure_airflow_db
 from pipeline_core.audit import ensure_ops_schema
-from pipeline_core.db import connect
 from pipeline_core.settings import Settings, load_settings
+from pipeline_core.storage import s3_client
 
 _PROGRESS_EVENTS = (
     "task.start",
@@ -37,14 +35,6 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def ensure_airflow_db(settings: Settings) -> None:
-    """Airflow's own metadata database on the same server (created once)."""
-    with connect(settings, "postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (AIRFLOW_DB,))
-        if exists.fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(AIRFLOW_DB)))
-
-
 def seed_source(settings: Settings, source_dir: str | None, *, vehicles: int, hours: float) -> str:
     """Fill the source bucket; returns a one-line description."""
     if source_dir:
@@ -57,7 +47,7 @@ def seed_source(settings: Settings, source_dir: str | None, *, vehicles: int, ho
     feed = generate_feed(SimulationConfig(vehicles=vehicles, hours=hours))
     write_ground_truth(feed, settings.reports_dir / "ground_truth.json")
     n = upload_feed(
-        feed, stack.s3_client(settings), settings.source_bucket, prefix=settings.source_prefix
+        feed, s3_client(settings), settings.source_bucket, prefix=settings.source_prefix
     )
     return (
         f"simulated feed ({vehicles} vehicles x {hours:g} h): {n} objects, "
@@ -69,9 +59,8 @@ def seed_source(settings: Settings, source_dir: str | None, *, vehicles: int, ho
 def _progress_line(line: str) -> str | None:
     for marker in _PROGRESS_EVENTS:
         if f'"event": "{marker}"' in line:
-            start = line.find('{"')
             try:
-                record = json.loads(line[start:].rstrip().rstrip("'\""))
+                record, _ = json.JSONDecoder().raw_decode(line[line.find('{"') :])
             except ValueError:
                 return None
             event = record.pop("event")
@@ -151,6 +140,22 @@ def main(argv: list[str] | None = None) -> int:
         f"    lake:   {lake['parquet_rows']} Parquet rows + {lake['quarantined_lines']} "
         f"quarantined lines over event dates {', '.join(lake['event_dates']) or '-'}"
     )
+    ans = summary["answer"]
+    if ans["avg_km_per_vehicle_period"] is not None:
+        _say("    answer: average km per vehicle in an operating period")
+        for p in ans["periods"]:
+            _say(
+                f"      {p['organization_id']:<14} {p['operating_period_id']:<20} "
+                f"{p['period_start'][:16]} .. {p['period_finish'][11:16]}  "
+                f"{p['vehicles']:>3} vehicles  {p['avg_km']:8.3f} km"
+            )
+        _say(
+            f"      overall: {ans['avg_km_per_vehicle_period']:.3f} km over "
+            f"{ans['vehicle_periods']} vehicle-periods"
+        )
+    dq = summary["data_quality"]
+    warned = [c["check"] for c in dq["checks"] if c["status"] != "pass"]
+    _say(f"    data quality: {dq['status']}" + (f" ({', '.join(warned)})" if warned else ""))
     _say(f"    summary written to {path}")
     _say(f"done in {summary['run']['seconds']} s")
     return 0

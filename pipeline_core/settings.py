@@ -167,7 +167,7 @@ def load_settings(connection_lookup: Callable[[str], dict | None] | None = None)
             region=extra.get("region_name", "us-east-1"),
         )
     else:
-        # SeaweedFS runs without identities on loopback: any key pair is accepted.
+        # The embedded SeaweedFS (loopback only) has one identity with this fixed key pair.
         s3 = S3Target(
             endpoint_url=f"http://127.0.0.1:{ports.s3}",
             access_key="embedded",

@@ -9,8 +9,9 @@ and point ``AIRFLOW_CONN_FLEET_*`` at their servers; ``ensure_databases`` / ``en
 ``s3_client`` work against any server.
 
 Security model, embedded only: PostgreSQL trusts every connection on 127.0.0.1 and on its unix
-socket (superuser ``postgres``, no password) and SeaweedFS S3 has no identities configured, so
-any key pair is accepted on loopback. Real deployments use connections with passwords/keys.
+socket (superuser ``postgres``, no password); SeaweedFS S3 has one identity whose key pair is
+the fixed, non-secret "embedded"/"embedded" (bound to loopback). Real deployments use
+connections with passwords/keys.
 
 Layout under the state dir::
 
@@ -58,6 +59,7 @@ from pipeline_core.settings import (
     embedded_connection_env,
     load_settings,
 )
+from pipeline_core.storage import s3_client
 
 HOST = "127.0.0.1"
 PG_SUPERUSER = "postgres"
@@ -791,34 +793,6 @@ def _remove_weed_sockets(settings: Settings, paths: _Paths) -> None:
 
 
 # ----------------------------------------------------------------------------- public API
-
-
-def s3_client(settings: Settings, **overrides: Any):
-    """boto3 S3 client for ``settings.s3`` (any S3: SeaweedFS, MinIO, AWS).
-
-    Path-style addressing (S3-compatibles rarely do virtual hosts), standard retries and
-    bounded timeouts so a dead endpoint fails instead of hanging, 32 pooled connections for
-    parallel copies. ``config=`` replaces the botocore Config (health checks use short ones).
-    """
-    import boto3
-    from botocore.config import Config
-
-    config = overrides.pop("config", None) or Config(
-        s3={"addressing_style": "path"},
-        retries={"max_attempts": 5, "mode": "standard"},
-        connect_timeout=5,
-        read_timeout=60,
-        max_pool_connections=32,
-    )
-    return boto3.client(
-        "s3",
-        endpoint_url=settings.s3.endpoint_url,
-        aws_access_key_id=settings.s3.access_key,
-        aws_secret_access_key=settings.s3.secret_key,
-        region_name=settings.s3.region,
-        config=config,
-        **overrides,
-    )
 
 
 def ensure_databases(settings: Settings) -> None:

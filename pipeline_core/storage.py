@@ -9,15 +9,19 @@ from botocore.config import Config
 from pipeline_core.settings import Settings
 
 
-def s3_client(settings: Settings, *, max_pool_connections: int = 32):
-    """A boto3 S3 client for the configured endpoint (path-style, retried)."""
+def s3_client(settings: Settings, *, max_pool_connections: int = 32, config: Config | None = None):
+    """A boto3 S3 client for any S3 (SeaweedFS, AWS): path-style, retried, bounded timeouts.
+
+    ``config`` replaces the botocore Config (health checks use short timeouts).
+    """
     return boto3.client(
         "s3",
         endpoint_url=settings.s3.endpoint_url,
         aws_access_key_id=settings.s3.access_key,
         aws_secret_access_key=settings.s3.secret_key,
         region_name=settings.s3.region,
-        config=Config(
+        config=config
+        or Config(
             s3={"addressing_style": "path"},
             retries={"max_attempts": 5, "mode": "standard"},
             connect_timeout=5,

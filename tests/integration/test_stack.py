@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from botocore.exceptions import ClientError
 
 from pipeline_core import stack
 from pipeline_core.settings import WAREHOUSE_DATABASES, S3Target
@@ -89,10 +90,11 @@ def test_s3_round_trip_with_pagination(embedded) -> None:
     with pytest.raises(client.exceptions.NoSuchKey):
         client.get_object(Bucket=bucket, Key="copy.txt")
 
-    # No identities on loopback: any key pair is accepted.
+    # One identity on loopback: another key pair is refused.
     other_keys = S3Target(embedded.s3.endpoint_url, "someone", "else", "us-east-1")
     other = stack.s3_client(dataclasses.replace(embedded, s3=other_keys))
-    assert other.get_object(Bucket=bucket, Key=keys[0])["Body"].read() == keys[0].encode()
+    with pytest.raises(ClientError):
+        other.get_object(Bucket=bucket, Key=keys[0])
 
 
 def test_dsn_and_status_while_up(embedded) -> None:
