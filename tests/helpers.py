@@ -50,3 +50,32 @@ def line(event: str, on: str, at: str, data: dict, org: str = "org-1") -> bytes:
 
 def write_lines(path: Path, lines: list[bytes]) -> None:
     path.write_bytes(b"\n".join(lines) + b"\n")
+
+
+DWH_TABLES = [
+    "marts.avg_distance_per_operating_period",
+    "marts.avg_distance_overall",
+    "marts.no_updates_per_client",
+    "marts.latest_updates_on_top1_client",
+    "marts.kpi_client_daily",
+    "marts.kpi_client_monthly",
+    "star.fact_vehicle_period_distance",
+    "star.fact_client_daily_activity",
+    "star.dim_operating_period",
+    "star.dim_vehicle",
+]
+
+
+def snapshot(settings: Settings, tables: list[str] = DWH_TABLES, database: str = "dwh_db") -> dict:
+    """Every row of each table, sorted, floats rounded: equal snapshots mean equal tables."""
+    out = {}
+    with connect(settings, database) as conn:
+        for name in tables:
+            schema, table = name.split(".")
+            rows = conn.execute(
+                sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, table))
+            ).fetchall()
+            out[name] = sorted(
+                tuple(round(v, 9) if isinstance(v, float) else v for v in r) for r in rows
+            )
+    return out

@@ -1,0 +1,135 @@
+"""Warehouse guarantees: idempotent reruns, incremental = all at once, write-audit-publish."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from data_lake.convert import convert
+from data_lake.extract import extract
+from data_lake.simulate import SimulationConfig, generate_feed, upload_feed
+from dwh_pipelines.dwh import build_dwh
+from dwh_pipelines.quality import DataQualityError
+from dwh_pipelines.raw import load_raw
+from dwh_pipelines.semantic import build_semantic
+from dwh_pipelines.staging import build_staging
+from pipeline_core.storage import s3_client
+from tests.helpers import line, put_source, query, reset_platform, snapshot
+
+pytestmark = pytest.mark.integration
+
+STAGING_PROD = [
+    "prod.stg_vehicle_events",
+    "prod.stg_operating_period_events",
+    "prod.stg_removed_duplicates",
+    "prod.stg_rejected_events",
+]
+
+
+def run_all(settings, run_id: str, dates=()) -> None:
+    extract(settings, run_id)
+    convert(settings, run_id)
+    load_raw(settings, run_id, dates=dates)
+    build_staging(settings, run_id, dates=dates)
+    build_semantic(settings, run_id, dates=dates)
+    build_dwh(settings, run_id, dates=dates)
+
+
+def upload(settings, objects: dict[str, bytes]) -> None:
+    put_source(settings, objects)
+
+
+def test_rerunning_a_date_gives_the_same_warehouse(platform):
+    feed = generate_feed(SimulationConfig(vehicles=3, hours=0.2, organizations=2, seed=3))
+    upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
+    run_all(platform, "run-1")
+    before = snapshot(platform)
+    run_all(platform, "run-2", dates=[date(2019, 6, 1)])
+    assert snapshot(platform) == before
+
+
+def test_two_single_days_equal_one_backfill(platform):
+    """A feed across midnight loaded day by day equals the same feed loaded at once."""
+    start = datetime(2019, 6, 1, 23, 20, tzinfo=UTC)
+    feed = generate_feed(
+        SimulationConfig(vehicles=4, hours=1.2, organizations=2, seed=5, start=start)
+    )
+    names = sorted(feed.objects, key=lambda n: feed.objects[n][:200])
+    cut = len(names) // 2
+    first = {n: feed.objects[n] for n in names[:cut]}
+    second = {n: feed.objects[n] for n in names[cut:]}
+
+    upload(platform, first)
+    run_all(platform, "day-1")
+    upload(platform, second)
+    run_all(platform, "day-2")
+    incremental = snapshot(platform)
+    dates = query(
+        platform,
+        "dwh_db",
+        "SELECT event_date FROM ops.layer_partitions WHERE layer = 'staging' ORDER BY 1",
+    )
+    assert [d[0] for d in dates] == [date(2019, 6, 1), date(2019, 6, 2)]
+
+    reset_platform(platform)
+    upload(platform, feed.objects)
+    run_all(platform, "backfill")
+    assert snapshot(platform) == incremental
+    overall = query(
+        platform, "dwh_db", "SELECT avg_km_per_vehicle_period FROM marts.avg_distance_overall"
+    )
+    assert overall[0][0] == pytest.approx(feed.ground_truth["avg_km_per_vehicle_period"], rel=0.005)
+
+
+def test_blocking_check_leaves_prod_unchanged_and_fails_clearly(platform):
+    feed = generate_feed(SimulationConfig(vehicles=3, hours=0.1, organizations=2, seed=9))
+    upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
+    run_all(platform, "good")
+    before = snapshot(platform, STAGING_PROD, "staging_db")
+
+    at = "2019-07-01T10:00:00.000Z"
+    good = [
+        line(
+            "update",
+            "vehicle",
+            at,
+            {"id": f"v{i}", "location": {"lat": 52.5, "lng": 13.4, "at": at}},
+        )
+        for i in range(4)
+    ]
+    broken = [
+        line(
+            "update",
+            "vehicle",
+            at,
+            {"id": f"w{i}", "location": {"lat": 95.0 + i, "lng": 13.4, "at": at}},
+        )
+        for i in range(6)
+    ]
+    put_source(platform, {"2019-07-01-7-0-0-events.json": b"\n".join(good + broken) + b"\n"})
+    extract(platform, "bad")
+    convert(platform, "bad")
+    load_raw(platform, "bad")
+    with pytest.raises(DataQualityError) as failure:
+        build_staging(platform, "bad")
+
+    message = str(failure.value)
+    assert (
+        "rejected_ratio" in message
+        and "2019-07-01" in message
+        and "prod was left unchanged" in message
+    )
+    assert snapshot(platform, STAGING_PROD, "staging_db") == before
+    status = query(
+        platform,
+        "dwh_db",
+        "SELECT status FROM ops.dq_results WHERE run_id = 'bad' AND check_name = 'rejected_ratio'",
+    )
+    assert status == [("fail",)]
+    audit = query(
+        platform,
+        "dwh_db",
+        "SELECT status, error FROM ops.task_runs WHERE run_id = 'bad' AND stage = 'staging.build'",
+    )
+    assert audit[0][0] == "failed" and "rejected_ratio" in audit[0][1]
