@@ -79,3 +79,31 @@ def snapshot(settings: Settings, tables: list[str] = DWH_TABLES, database: str =
                 tuple(round(v, 9) if isinstance(v, float) else v for v in r) for r in rows
             )
     return out
+
+
+def run_pipeline(settings: Settings, run_id: str, dates=()) -> dict:
+    """Every stage of main_dag in order, without Airflow; returns each stage's summary."""
+    from data_lake.convert import convert
+    from data_lake.extract import extract
+    from dwh_pipelines.dwh import build_dwh
+    from dwh_pipelines.raw import load_raw
+    from dwh_pipelines.semantic import build_semantic
+    from dwh_pipelines.staging import build_staging
+
+    return {
+        "extract": extract(settings, run_id).as_dict(),
+        "convert": convert(settings, run_id).as_dict(),
+        "raw": load_raw(settings, run_id, dates=dates).as_dict(),
+        "staging": build_staging(settings, run_id, dates=dates).as_dict(),
+        "semantic": build_semantic(settings, run_id, dates=dates).as_dict(),
+        "dwh": build_dwh(settings, run_id, dates=dates).as_dict(),
+    }
+
+
+def seed_simulated(settings: Settings, **config):
+    """Upload a simulated feed (faults on) to the source bucket; returns the feed."""
+    from data_lake.simulate import SimulationConfig, generate_feed, upload_feed
+
+    feed = generate_feed(SimulationConfig(**config))
+    upload_feed(feed, s3_client(settings), settings.source_bucket, prefix=settings.source_prefix)
+    return feed

@@ -4,28 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from data_lake.convert import convert
-from data_lake.extract import extract
 from data_lake.simulate import SimulationConfig, generate_feed, upload_feed
-from dwh_pipelines.dwh import build_dwh
-from dwh_pipelines.raw import load_raw
-from dwh_pipelines.semantic import build_semantic
-from dwh_pipelines.staging import build_staging
 from pipeline_core.storage import s3_client
-from tests.helpers import query
+from tests.helpers import query, run_pipeline
 
 pytestmark = pytest.mark.integration
-
-
-def run_all(settings, run_id: str) -> dict:
-    return {
-        "extract": extract(settings, run_id).as_dict(),
-        "convert": convert(settings, run_id).as_dict(),
-        "raw": load_raw(settings, run_id).as_dict(),
-        "staging": build_staging(settings, run_id).as_dict(),
-        "semantic": build_semantic(settings, run_id).as_dict(),
-        "dwh": build_dwh(settings, run_id).as_dict(),
-    }
 
 
 @pytest.fixture
@@ -35,7 +18,7 @@ def feed():
 
 def test_answer_matches_ground_truth(platform, feed):
     upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
-    result = run_all(platform, "run-1")
+    result = run_pipeline(platform, "run-1")
     truth = feed.ground_truth
 
     assert result["convert"]["input_lines"] == feed.stats["lines"]
@@ -64,7 +47,7 @@ def test_answer_matches_ground_truth(platform, feed):
 
 def test_accounting_reconciles(platform, feed):
     upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
-    result = run_all(platform, "run-1")
+    result = run_pipeline(platform, "run-1")
     quarantined = result["convert"]["quarantined_lines"]
     st = result["staging"]
     assert result["raw"]["rows_out"] == result["convert"]["parquet_rows"]

@@ -9,13 +9,11 @@ import pytest
 from data_lake.convert import convert
 from data_lake.extract import extract
 from data_lake.simulate import SimulationConfig, generate_feed, upload_feed
-from dwh_pipelines.dwh import build_dwh
 from dwh_pipelines.quality import DataQualityError
 from dwh_pipelines.raw import load_raw
-from dwh_pipelines.semantic import build_semantic
 from dwh_pipelines.staging import build_staging
 from pipeline_core.storage import s3_client
-from tests.helpers import line, put_source, query, reset_platform, snapshot
+from tests.helpers import line, put_source, query, reset_platform, run_pipeline, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -27,15 +25,6 @@ STAGING_PROD = [
 ]
 
 
-def run_all(settings, run_id: str, dates=()) -> None:
-    extract(settings, run_id)
-    convert(settings, run_id)
-    load_raw(settings, run_id, dates=dates)
-    build_staging(settings, run_id, dates=dates)
-    build_semantic(settings, run_id, dates=dates)
-    build_dwh(settings, run_id, dates=dates)
-
-
 def upload(settings, objects: dict[str, bytes]) -> None:
     put_source(settings, objects)
 
@@ -43,9 +32,9 @@ def upload(settings, objects: dict[str, bytes]) -> None:
 def test_rerunning_a_date_gives_the_same_warehouse(platform):
     feed = generate_feed(SimulationConfig(vehicles=3, hours=0.2, organizations=2, seed=3))
     upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
-    run_all(platform, "run-1")
+    run_pipeline(platform, "run-1")
     before = snapshot(platform)
-    run_all(platform, "run-2", dates=[date(2019, 6, 1)])
+    run_pipeline(platform, "run-2", dates=[date(2019, 6, 1)])
     assert snapshot(platform) == before
 
 
@@ -61,9 +50,9 @@ def test_two_single_days_equal_one_backfill(platform):
     second = {n: feed.objects[n] for n in names[cut:]}
 
     upload(platform, first)
-    run_all(platform, "day-1")
+    run_pipeline(platform, "day-1")
     upload(platform, second)
-    run_all(platform, "day-2")
+    run_pipeline(platform, "day-2")
     incremental = snapshot(platform)
     dates = query(
         platform,
@@ -74,7 +63,7 @@ def test_two_single_days_equal_one_backfill(platform):
 
     reset_platform(platform)
     upload(platform, feed.objects)
-    run_all(platform, "backfill")
+    run_pipeline(platform, "backfill")
     assert snapshot(platform) == incremental
     overall = query(
         platform, "dwh_db", "SELECT avg_km_per_vehicle_period FROM marts.avg_distance_overall"
@@ -85,7 +74,7 @@ def test_two_single_days_equal_one_backfill(platform):
 def test_blocking_check_leaves_prod_unchanged_and_fails_clearly(platform):
     feed = generate_feed(SimulationConfig(vehicles=3, hours=0.1, organizations=2, seed=9))
     upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
-    run_all(platform, "good")
+    run_pipeline(platform, "good")
     before = snapshot(platform, STAGING_PROD, "staging_db")
 
     at = "2019-07-01T10:00:00.000Z"
