@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -30,11 +31,13 @@ def airflow_environment(settings: Settings, *, metadata_uri: str | None = None) 
         "AIRFLOW_HOME": str(settings.state_dir / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_uri
         or settings.postgres.uri(AIRFLOW_DB).replace("postgresql://", "postgresql+psycopg://", 1),
+        # airflow standalone starts its components as `airflow ...` from PATH
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "FLEET_STATE_DIR": str(settings.state_dir),
         "FLEET_PG_PORT": str(settings.ports.postgres),
         "FLEET_S3_PORT": str(settings.ports.s3),
@@ -80,9 +83,10 @@ def standalone() -> int:
                 break
             time.sleep(1)
         if passwords.exists():
+            password = json.loads(passwords.read_text()).get("admin", "?")
             print(
-                f"\nAirflow UI: http://localhost:8080  login: admin  password: "
-                f"{passwords.read_text().strip()} (from {passwords})\n"
+                f"\nAirflow UI: http://localhost:8080  login: admin  password: {password}"
+                f"  (stored in {passwords})\n"
                 f"Trigger main_dag there; Ctrl-C stops Airflow (the stack keeps running: "
                 f"make down).\n",
                 flush=True,
