@@ -8,8 +8,10 @@ export FLEET_STATE_DIR ?= $(CURDIR)/.local
 # SOURCE_DIR=path: upload that folder of NDJSON event files instead of simulating a feed
 SOURCE_DIR ?=
 DB ?= dwh_db
+# make bench SIZE=0.1: a tenth of the default day (100 vehicles x 24 h)
+SIZE ?= 1
 
-.PHONY: help install up down status dsn run test test-fast lint format airflow clean
+.PHONY: help install up down status dsn run test test-fast lint format airflow bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -53,6 +55,9 @@ format: $(STAMP)  ## apply black and ruff fixes
 
 airflow: $(STAMP)  ## Airflow UI on http://localhost:8080 with this repo's DAGs (Ctrl-C stops)
 	$(PY) -m pipeline_core.airflow_env standalone
+
+bench: $(STAMP)  ## benchmark every stage on a real-shaped day (SIZE=1: 100 vehicles x 24 h)
+	$(PY) bench/bench.py --size $(SIZE)
 
 clean: down  ## stop the stack and delete all local state (lake, warehouse, Airflow)
 	rm -rf $(FLEET_STATE_DIR) reports

@@ -735,13 +735,14 @@ def write_ground_truth(feed: GeneratedFeed, path: Path) -> None:
     _dump_ground_truth(feed.ground_truth, path)
 
 
-def _upload_objects(
+def upload_objects(
     items: Iterable[tuple[str, bytes]],
     s3_client: Any,
     bucket: str,
     prefix: str,
     max_workers: int,
 ) -> int:
+    """Put objects concurrently with a bounded queue, so a streamed feed stays streamed."""
     uploaded = 0
     pending: set[Future] = set()
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
@@ -774,31 +775,10 @@ def upload_feed(
     max_workers: int = 16,
 ) -> int:
     """Put every object concurrently: one request per object is the slow part. Returns the count."""
-    return _upload_objects(feed.objects.items(), s3_client, bucket, prefix, max_workers)
+    return upload_objects(feed.objects.items(), s3_client, bucket, prefix, max_workers)
 
 
 # --------------------------------------------------------------------------- CLI
-
-
-def _s3_client(max_workers: int) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    from pipeline_core.settings import load_settings
-
-    s3 = load_settings().s3
-    return boto3.client(
-        "s3",
-        endpoint_url=s3.endpoint_url,
-        aws_access_key_id=s3.access_key,
-        aws_secret_access_key=s3.secret_key,
-        region_name=s3.region,
-        config=Config(
-            max_pool_connections=max(10, max_workers),
-            s3={"addressing_style": "path"} if s3.endpoint_url else {},
-            retries={"max_attempts": 5, "mode": "standard"},
-        ),
-    )
 
 
 def _ensure_bucket(client: Any, bucket: str) -> None:
@@ -888,9 +868,12 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     items = _tee(stream, args.out_dir)
     if args.bucket:
-        client = _s3_client(args.max_workers)
+        from pipeline_core.settings import load_settings
+        from pipeline_core.storage import s3_client
+
+        client = s3_client(load_settings(), max_pool_connections=max(10, args.max_workers))
         _ensure_bucket(client, args.bucket)
-        _upload_objects(items, client, args.bucket, args.prefix, args.max_workers)
+        upload_objects(items, client, args.bucket, args.prefix, args.max_workers)
     else:
         for _ in items:
             pass

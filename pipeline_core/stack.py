@@ -99,13 +99,18 @@ PG_TUNING = {
 }
 
 PG_HBA = """\
-# Written by pipeline_core.stack. EMBEDDED STACK ONLY: no passwords, loopback and socket only.
-# Real deployments point AIRFLOW_CONN_FLEET_POSTGRES at a server that requires a password.
-# TYPE  DATABASE     USER  ADDRESS        METHOD
-local   all          all                  trust
-host    all          all   127.0.0.1/32   trust
-local   replication  all                  trust
-host    replication  all   127.0.0.1/32   trust
+# Written by pipeline_core.stack on every start. EMBEDDED STACK ONLY, loopback and socket only.
+# The superuser postgres (the pipeline's login here) needs no password; every other login
+# (people's users, see dwh_pipelines.governance) must give its password (SCRAM), so role-based
+# access is real. Real deployments point AIRFLOW_CONN_FLEET_POSTGRES at a server that requires
+# a password for every login.
+# TYPE  DATABASE     USER      ADDRESS        METHOD
+local   all          postgres                 trust
+host    all          postgres  127.0.0.1/32   trust
+local   all          all                      scram-sha-256
+host    all          all       127.0.0.1/32   scram-sha-256
+local   replication  postgres                 trust
+host    replication  postgres  127.0.0.1/32   trust
 """
 
 _CONF_INCLUDE = "include_if_exists = 'embedded.conf'"

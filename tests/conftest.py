@@ -7,6 +7,7 @@ in-process ``dag.test()``) are set here, before any test module imports Airflow.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,12 +29,28 @@ os.environ.update(
 
 
 @pytest.fixture(scope="session")
+def private_dir_factory():
+    """Folders outside pytest's basetemp for server data (see ``stack``); removed at the end."""
+    made: list[Path] = []
+
+    def make() -> Path:
+        made.append(Path(tempfile.mkdtemp(prefix="fleet-test-")))
+        return made[-1]
+
+    yield make
+    for path in made:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """A private PostgreSQL + SeaweedFS on free ports; the environment points at it."""
     from pipeline_core.settings import embedded_connection_env
     from pipeline_core.stack import running_stack
 
-    state = tmp_path_factory.mktemp("stack")
+    # Not under pytest's basetemp: another pytest session on the machine resets that
+    # folder to mode 0700 and prunes old runs, which the postgres system user cannot survive.
+    state = Path(tempfile.mkdtemp(prefix="fleet-test-stack-"))
     with running_stack(state) as settings:
         env = {
             **embedded_connection_env(settings),
@@ -57,6 +74,7 @@ def stack(tmp_path_factory):
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
+    shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture

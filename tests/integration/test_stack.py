@@ -36,8 +36,8 @@ def _listening(port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def embedded(tmp_path_factory: pytest.TempPathFactory):
-    state = tmp_path_factory.mktemp("stack") / "state"
+def embedded(private_dir_factory):
+    state = private_dir_factory() / "state"
     with stack.running_stack(state) as settings:
         yield settings
     assert [port for port in _all_ports(settings) if _listening(port)] == []
@@ -108,8 +108,8 @@ def test_dsn_and_status_while_up(embedded) -> None:
 
 
 @pytest.mark.parametrize("service", ["postgres", "s3"])
-def test_busy_port_names_the_port(tmp_path: Path, service: str) -> None:
-    settings = stack.settings_for(tmp_path / "state", stack._pick_ports(None))
+def test_busy_port_names_the_port(private_dir_factory, service: str) -> None:
+    settings = stack.settings_for(private_dir_factory() / "state", stack._pick_ports(None))
     port = settings.ports.postgres if service == "postgres" else settings.ports.s3
     env = "FLEET_PG_PORT" if service == "postgres" else "FLEET_S3_PORT"
     with socket.socket() as squatter:

@@ -1,0 +1,206 @@
+"""``make bench``: every stage of main_dag on a real-shaped day, against the machine's limits.
+
+Runs on a private embedded stack (free ports, temporary state) so it never touches
+``make run``'s data. Measured in the same run on the same data: (a) a bare concurrent
+download of the objects and (b) a bare COPY of the same lines into one table; the ratio
+``total_s / (baseline_download_s + baseline_copy_s)`` says how close the pipeline is to
+the machine's own limits. Also times an incremental run that picks up 15 more minutes.
+
+    python bench/bench.py [--size 1.0] [--vehicles 100] [--out bench/results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from data_lake.convert import convert  # noqa: E402
+from data_lake.extract import extract, list_source  # noqa: E402
+from data_lake.simulate import SimulationConfig, iter_feed, upload_objects  # noqa: E402
+from dwh_pipelines.dwh import build_dwh  # noqa: E402
+from dwh_pipelines.raw import load_raw  # noqa: E402
+from dwh_pipelines.semantic import build_semantic  # noqa: E402
+from dwh_pipelines.staging import build_staging  # noqa: E402
+from pipeline_core.db import connect  # noqa: E402
+from pipeline_core.stack import running_stack  # noqa: E402
+from pipeline_core.storage import s3_client  # noqa: E402
+
+STAGES = [
+    ("lake_extract", lambda s, r: extract(s, r)),
+    ("lake_convert", lambda s, r: convert(s, r)),
+    ("raw_load", lambda s, r: load_raw(s, r)),
+    ("staging_build", lambda s, r: build_staging(s, r)),
+    ("semantic_build", lambda s, r: build_semantic(s, r)),
+    ("dwh_build", lambda s, r: build_dwh(s, r)),
+]
+
+
+class PeakRss:
+    """Peak resident memory of this process during a block (sampled every 50 ms)."""
+
+    def __init__(self) -> None:
+        self.proc = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def __enter__(self) -> PeakRss:
+        self.peak = self.proc.memory_info().rss
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+
+def run_stages(settings, run_id: str) -> tuple[dict, float, float]:
+    stages, peak = {}, 0.0
+    t_all = time.perf_counter()
+    for name, step in STAGES:
+        with PeakRss() as rss:
+            t0 = time.perf_counter()
+            step(settings, run_id)
+            stages[name] = round(time.perf_counter() - t0, 2)
+        peak = max(peak, rss.peak / 2**20)
+        print(f"  {name:<15} {stages[name]:8.2f} s   peak RSS {rss.peak / 2**20:7.0f} MB", flush=True)
+    return stages, round(time.perf_counter() - t_all, 2), peak
+
+
+def baseline_download(settings, keys: list[str]) -> tuple[float, list[bytes]]:
+    s3 = s3_client(settings, max_pool_connections=64)
+
+    def get(key: str) -> bytes:
+        return s3.get_object(Bucket=settings.source_bucket, Key=key)["Body"].read()
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        bodies = list(pool.map(get, keys))
+    return time.perf_counter() - t0, bodies
+
+
+def baseline_copy(settings, bodies: list[bytes]) -> float:
+    """Bare COPY of the same lines, one text column, no parsing."""
+    with connect(settings, "dwh_db") as conn:
+        conn.execute("DROP TABLE IF EXISTS public.bench_copy")
+        conn.execute("CREATE UNLOGGED TABLE public.bench_copy (line text)")
+        t0 = time.perf_counter()
+        with conn.cursor().copy(
+            "COPY public.bench_copy FROM STDIN (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
+        ) as copy:
+            buf = io.BytesIO()
+            for body in bodies:
+                buf.write(body)
+                if buf.tell() > 8 << 20:
+                    copy.write(buf.getvalue())
+                    buf = io.BytesIO()
+            copy.write(buf.getvalue())
+        conn.commit()
+        elapsed = time.perf_counter() - t0
+        conn.execute("DROP TABLE public.bench_copy")
+        conn.commit()
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", type=float, default=float(os.environ.get("SIZE", "1")))
+    parser.add_argument("--vehicles", type=int, default=100)
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
+    args = parser.parse_args(argv)
+    hours = 24 * args.size
+    config = SimulationConfig(vehicles=args.vehicles, hours=hours, organizations=5, seed=2019)
+
+    with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:
+        with running_stack(Path(tmp) / "state") as settings:
+            settings = replace(settings, reports_dir=Path(tmp) / "reports")
+            s3 = s3_client(settings, max_pool_connections=64)
+            print(f"feed: {args.vehicles} vehicles x {hours:g} h (SIZE={args.size:g})", flush=True)
+            t0 = time.perf_counter()
+            stream = iter_feed(config)
+            objects = upload_objects(stream, s3, settings.source_bucket, settings.source_prefix, 32)
+            events = stream.stats["lines"]
+            print(f"  uploaded {objects} objects, {events} lines in "
+                  f"{time.perf_counter() - t0:.0f} s (not timed)", flush=True)
+
+            print("baselines (same data, same servers):", flush=True)
+            keys = [o.key for o in list_source(s3, settings.source_bucket, settings.source_prefix)]
+            download_s, bodies = baseline_download(settings, keys)
+            print(f"  download        {download_s:8.2f} s", flush=True)
+            copy_s = baseline_copy(settings, bodies)
+            del bodies
+            print(f"  copy            {copy_s:8.2f} s", flush=True)
+
+            print("pipeline:", flush=True)
+            stages, total, peak = run_stages(settings, "bench-full")
+
+            print("incremental (15 more minutes of feed):", flush=True)
+            later = replace(
+                config, start=config.start + timedelta(hours=hours), hours=0.25, faults=False
+            )
+            inc_stream = iter_feed(later)
+            upload_objects(inc_stream, s3, settings.source_bucket, settings.source_prefix, 32)
+            inc_stages, inc_total, inc_peak = run_stages(settings, "bench-incremental")
+
+    results = {
+        "size": args.size,
+        "vehicles": args.vehicles,
+        "hours": hours,
+        "events": events,
+        "objects": objects,
+        "total_s": total,
+        "stages": stages,
+        "events_per_s": round(events / total, 1),
+        "objects_per_s": round(objects / total, 1),
+        "peak_rss_mb": round(peak, 1),
+        "max_rss_mb_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "baseline_download_s": round(download_s, 2),
+        "baseline_copy_s": round(copy_s, 2),
+        "ratio": round(total / (download_s + copy_s), 2),
+        "time_per_event_us": round(total / events * 1e6, 2),
+        "incremental": {
+            "events": inc_stream.stats["lines"],
+            "total_s": inc_total,
+            "stages": inc_stages,
+            "peak_rss_mb": round(inc_peak, 1),
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(
+        f"\n{'stage':<16}{'seconds':>9}{'events/s':>12}{'objects/s':>11}\n"
+        + "\n".join(
+            f"{k:<16}{v:>9.2f}{events / v if v else 0:>12.0f}{objects / v if v else 0:>11.0f}"
+            for k, v in stages.items()
+        )
+        + f"\n{'total':<16}{total:>9.2f}{events / total:>12.0f}{objects / total:>11.0f}"
+        + f"\nbaselines: download {download_s:.2f} s + copy {copy_s:.2f} s; "
+        f"ratio {results['ratio']}; peak RSS {results['peak_rss_mb']} MB; "
+        f"incremental 15 min: {inc_total:.2f} s\nresults: {args.out}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
