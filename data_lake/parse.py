@@ -118,6 +118,7 @@ def _parse_lines(lines: _Lines, idx: np.ndarray) -> tuple[list[tuple[np.ndarray,
         segment = lines.buf[lines.starts[part[0]] : lines.ends[part[-1]]]
         try:
             table = _read(segment)
+            table.validate(full=True)  # the reader does not check UTF-8 inside strings
             error = None
         except pa.ArrowInvalid as exc:
             table, error = None, str(exc)

@@ -137,3 +137,11 @@ def test_null_location_is_a_row_with_null_coordinates():
     chunk = parse(("a.json", line))
     row = chunk.datasets["vehicle_events"].to_pylist()[0]
     assert row["location_lat"] is None and row["location_at"] is None
+
+
+def test_invalid_utf8_inside_a_string_is_quarantined():
+    bad = UPDATE.replace(b'"v1"', b'"v\xe9"')
+    chunk = parse(("a.json", UPDATE + b"\n" + bad + b"\n"))
+    assert chunk.rows == 1
+    assert list(reasons(chunk)) == [("a.json", 2)]
+    assert "UTF8" in reasons(chunk)[("a.json", 2)].upper().replace("-", "")

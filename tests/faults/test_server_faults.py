@@ -1,0 +1,93 @@
+"""Server faults: S3 unreachable, PostgreSQL killed mid-load. Nothing half-written."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from datetime import date
+
+import psycopg
+import pytest
+from botocore.exceptions import EndpointConnectionError
+
+from data_lake.extract import extract
+from dwh_pipelines.raw import load_raw
+from pipeline_core import stack
+from pipeline_core.settings import S3Target
+from tests.helpers import query, run_pipeline, seed_simulated
+
+pytestmark = pytest.mark.integration
+
+
+def test_s3_unreachable_fails_clearly_and_the_next_run_completes(platform):
+    feed = seed_simulated(platform, vehicles=2, hours=0.05, organizations=1, seed=21)
+    dead = dataclasses.replace(
+        platform,
+        s3=S3Target("http://127.0.0.1:9", platform.s3.access_key, platform.s3.secret_key),
+    )
+    with pytest.raises(EndpointConnectionError, match="127.0.0.1:9"):
+        extract(dead, "outage")
+    assert query(platform, "dwh_db", "SELECT count(*) FROM ops.lake_objects") == [(0,)]
+    audit = query(
+        platform, "dwh_db", "SELECT status, error FROM ops.task_runs WHERE run_id = 'outage'"
+    )
+    assert audit[0][0] == "failed" and "127.0.0.1:9" in audit[0][1]
+
+    result = run_pipeline(platform, "after-outage")
+    assert result["extract"]["new_objects"] == feed.stats["objects"]
+    assert result["convert"]["input_lines"] == feed.stats["lines"]
+
+
+def _kill_postgres_when_copying(settings, database: str, seen: threading.Event) -> None:
+    """Wait for the raw load's COPY, then stop the server the hard way (like a crash)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with psycopg.connect(**settings.postgres.conninfo("postgres"), autocommit=True) as c:
+            busy = c.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query ILIKE 'COPY%%'",
+                (database,),
+            ).fetchone()[0]
+        if busy:
+            seen.set()
+            stack._pg_stop(stack._paths(settings), mode="immediate")
+            return
+        time.sleep(0.005)
+
+
+def test_postgres_killed_mid_load_rolls_back_and_rerun_is_exact(platform):
+    seed_simulated(platform, vehicles=6, hours=0.5, organizations=2, seed=22)
+    run_pipeline(platform, "first")  # lake + all layers
+    expected = query(
+        platform,
+        "raw_db",
+        "SELECT count(*), count(DISTINCT (source_key, source_line)) FROM raw.vehicle_events",
+    )
+
+    seen = threading.Event()
+    killer = threading.Thread(target=_kill_postgres_when_copying, args=(platform, "raw_db", seen))
+    killer.start()
+    with pytest.raises(psycopg.OperationalError):
+        load_raw(platform, "crash", dates=[date(2019, 6, 1)])
+    killer.join()
+    assert seen.is_set(), "the COPY was caught in flight"
+
+    stack.up(platform)  # crash recovery
+    assert (
+        query(
+            platform,
+            "raw_db",
+            "SELECT count(*), count(DISTINCT (source_key, source_line)) FROM raw.vehicle_events",
+        )
+        == expected
+    )
+
+    load_raw(platform, "rerun", dates=[date(2019, 6, 1)])
+    assert (
+        query(
+            platform,
+            "raw_db",
+            "SELECT count(*), count(DISTINCT (source_key, source_line)) FROM raw.vehicle_events",
+        )
+        == expected
+    )
