@@ -113,7 +113,8 @@ def test_naive_timestamps_are_read_as_utc(platform):
     rows = query(
         platform,
         "staging_db",
-        "SELECT event_date, to_char(event_at AT TIME ZONE 'UTC', 'HH24:MI:SS') FROM prod.stg_vehicle_events",
+        "SELECT event_date, to_char(event_at AT TIME ZONE 'UTC', 'HH24:MI:SS')"
+        " FROM prod.stg_vehicle_events",
     )
     assert [(str(d), t) for d, t in rows] == [("2019-06-01", "23:59:59")]
 
