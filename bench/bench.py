@@ -84,7 +84,8 @@ def run_stages(settings, run_id: str) -> tuple[dict, float, float]:
             step(settings, run_id)
             stages[name] = round(time.perf_counter() - t0, 2)
         peak = max(peak, rss.peak / 2**20)
-        print(f"  {name:<15} {stages[name]:8.2f} s   peak RSS {rss.peak / 2**20:7.0f} MB", flush=True)
+        mb = rss.peak / 2**20
+        print(f"  {name:<15} {stages[name]:8.2f} s   peak RSS {mb:7.0f} MB", flush=True)
     return stages, round(time.perf_counter() - t_all, 2), peak
 
 
@@ -141,8 +142,11 @@ def main(argv: list[str] | None = None) -> int:
             stream = iter_feed(config)
             objects = upload_objects(stream, s3, settings.source_bucket, settings.source_prefix, 32)
             events = stream.stats["lines"]
-            print(f"  uploaded {objects} objects, {events} lines in "
-                  f"{time.perf_counter() - t0:.0f} s (not timed)", flush=True)
+            print(
+                f"  uploaded {objects} objects, {events} lines in "
+                f"{time.perf_counter() - t0:.0f} s (not timed)",
+                flush=True,
+            )
 
             print("baselines (same data, same servers):", flush=True)
             keys = [o.key for o in list_source(s3, settings.source_bucket, settings.source_prefix)]
