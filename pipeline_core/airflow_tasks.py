@@ -50,7 +50,8 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,
 }
-START_DATE = datetime(2026, 1, 1)
+#: early enough that `airflow backfill create` can cover the historical feed (catchup is off)
+START_DATE = datetime(2019, 1, 1)
 #: main_dag picks up what has arrived every 15 minutes; each run has a real data interval.
 MAIN_SCHEDULE = CronDataIntervalTimetable("*/15 * * * *", timezone="UTC")
 #: DAG params: extra event dates to rebuild in every layer (backfill), ISO strings.
@@ -84,13 +85,23 @@ def lake_convert() -> dict:
 
 
 def _rebuild_dates() -> list:
-    """Dates named in the run's ``rebuild_dates`` param (backfill), besides the dirty ones."""
+    """Dates to rebuild besides the dirty ones: the ``rebuild_dates`` param, and for a
+    backfill run every event date its data interval covers."""
     from datetime import date
+    from datetime import timedelta as td
 
     from airflow.sdk import get_current_context
 
-    raw = get_current_context()["params"].get("rebuild_dates") or []
-    return [date.fromisoformat(d) for d in raw]
+    context = get_current_context()
+    dates = {date.fromisoformat(d) for d in context["params"].get("rebuild_dates") or []}
+    run = context.get("dag_run")
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if run is not None and str(run.run_type).endswith("backfill") and start and end:
+        day = start.date()
+        while day < end.date() or day == start.date():
+            dates.add(day)
+            day += td(days=1)
+    return sorted(dates)
 
 
 @task(task_id="raw_load")
