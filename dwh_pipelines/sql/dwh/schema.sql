@@ -116,3 +116,20 @@ COMMENT ON VIEW analytics.no_updates_per_client IS 'Updates per client, top firs
 COMMENT ON VIEW analytics.latest_updates_on_top1_client IS 'Latest-hour path of the top client''s most active vehicle.';
 COMMENT ON VIEW analytics.kpi_client_daily IS 'Daily KPIs per client.';
 COMMENT ON VIEW analytics.kpi_client_monthly IS 'Monthly KPIs per client with month-over-month change.';
+
+-- View columns carry their own comments (the data dictionary reads them).
+DO $$
+DECLARE
+    v record;
+BEGIN
+    FOR v IN
+        SELECT c.relname AS view_name, a.attname AS column_name,
+               col_description(format('marts.%I', c.relname)::regclass, a.attnum) AS comment
+          FROM pg_class c
+          JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'analytics'
+          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+         WHERE c.relkind = 'v' AND to_regclass(format('marts.%I', c.relname)) IS NOT NULL
+    LOOP
+        EXECUTE format('COMMENT ON COLUMN analytics.%I.%I IS %L', v.view_name, v.column_name, v.comment);
+    END LOOP;
+END $$;
