@@ -10,8 +10,10 @@ SOURCE_DIR ?=
 DB ?= dwh_db
 # make bench SIZE=0.1: a tenth of the default day (100 vehicles x 24 h)
 SIZE ?= 1
+# backups kept per database
+KEEP ?= 7
 
-.PHONY: help install up down status dsn run test test-fast lint format airflow bench clean
+.PHONY: help install up down status dsn run test test-fast lint format airflow bench backup restore-check vacuum alert-test clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -58,6 +60,18 @@ airflow: $(STAMP)  ## Airflow UI on http://localhost:8080 with this repo's DAGs 
 
 bench: $(STAMP)  ## benchmark every stage on a real-shaped day (SIZE=1: 100 vehicles x 24 h)
 	$(PY) bench/bench.py --size $(SIZE)
+
+backup: $(STAMP)  ## pg_dump every warehouse database to s3://fleet-lake/backups/ (newest KEEP kept)
+	$(PY) -m dwh_pipelines.maintenance backup --keep $(KEEP)
+
+restore-check: $(STAMP)  ## restore DB's latest backup into <DB>_restore_check and compare row counts
+	$(PY) -m dwh_pipelines.maintenance restore-check $(DB)
+
+vacuum: $(STAMP)  ## VACUUM (ANALYZE) every warehouse database, report invalid/unused indexes
+	$(PY) -m dwh_pipelines.maintenance vacuum
+
+alert-test: $(STAMP)  ## send a sample alert to FLEET_ALERT_WEBHOOK_URL / FLEET_ALERT_EMAIL_TO
+	$(PY) -m pipeline_core.alerting
 
 clean: down  ## stop the stack and delete all local state (lake, warehouse, Airflow)
 	rm -rf $(FLEET_STATE_DIR) reports

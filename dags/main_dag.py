@@ -9,6 +9,7 @@ Each step is also its own single-layer DAG and CLI; logic lives in ``data_lake``
 from airflow.sdk import chain, dag
 
 from pipeline_core.airflow_tasks import (
+    DAG_FAILURE_CALLBACKS,
     DEFAULT_ARGS,
     MAIN_SCHEDULE,
     PARAMS,
@@ -20,6 +21,7 @@ from pipeline_core.airflow_tasks import (
     semantic_build,
     staging_build,
 )
+from pipeline_core.alerting import deadline_alert
 
 
 @dag(
@@ -30,6 +32,9 @@ from pipeline_core.airflow_tasks import (
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     params=PARAMS,
+    on_failure_callback=DAG_FAILURE_CALLBACKS,
+    # alert when a run has not succeeded FLEET_ALERT_DEADLINE_MINUTES (60) after queueing
+    deadline=deadline_alert(),
     tags=["fleet", "main"],
     doc_md=__doc__,
 )

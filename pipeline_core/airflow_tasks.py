@@ -43,13 +43,19 @@ from datetime import datetime, timedelta  # noqa: E402
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, task  # noqa: E402
 
+from pipeline_core.alerting import dag_failure_callbacks, failure_callbacks  # noqa: E402
+
 #: Every task retries before failing the run; failures always raise.
 DEFAULT_ARGS = {
     "owner": "data-platform",
     "retries": 2,
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,
+    "on_failure_callback": failure_callbacks(),
 }
+#: @dag(on_failure_callback=...): one alert per failed run, with Airflow's reason.
+DAG_FAILURE_CALLBACKS = dag_failure_callbacks()
+
 #: early enough that `airflow backfill create` can cover the historical feed (catchup is off)
 START_DATE = datetime(2019, 1, 1)
 #: main_dag picks up what has arrived every 15 minutes; each run has a real data interval.
@@ -134,3 +140,33 @@ def dwh_build() -> dict:
     from dwh_pipelines.dwh import build_dwh
 
     return build_dwh(task_settings(), current_run_id(), dates=_rebuild_dates()).as_dict()
+
+
+# --- maintenance_dag ------------------------------------------------------------------
+
+BACKUP_KEEP = 7
+
+
+@task(task_id="backup")
+def maintenance_backup() -> list[str]:
+    """pg_dump every warehouse database to the lake; keep the newest BACKUP_KEEP."""
+    from dwh_pipelines.maintenance import backup_databases
+
+    return backup_databases(task_settings(), current_run_id(), keep=BACKUP_KEEP)
+
+
+# One restore at a time: the warehouse keeps serving main_dag on a small box.
+@task(task_id="restore_check", max_active_tis_per_dag=1)
+def maintenance_restore_check(database: str) -> dict:
+    """Restore the latest backup of one database into a scratch copy and compare row counts."""
+    from dwh_pipelines.maintenance import restore_check as check
+
+    return check(task_settings(), database, against="backup", run_id=current_run_id())
+
+
+@task(task_id="vacuum")
+def maintenance_vacuum() -> dict:
+    """VACUUM (ANALYZE) each database and report invalid / unused indexes."""
+    from dwh_pipelines.maintenance import vacuum_analyze
+
+    return vacuum_analyze(task_settings(), run_id=current_run_id())
