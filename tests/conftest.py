@@ -7,6 +7,7 @@ in-process ``dag.test()``) are set here, before any test module imports Airflow.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -67,6 +68,7 @@ def stack(tmp_path_factory):
             "FLEET_SEAWEED_VOLUME_PORT": str(settings.ports.seaweed_volume),
             "FLEET_SEAWEED_FILER_PORT": str(settings.ports.seaweed_filer),
             "FLEET_REPORTS_DIR": str(tmp_path_factory.mktemp("reports")),
+            "FLEET_PSEUDONYM_KEY": secrets.token_hex(16),
         }
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)

@@ -23,6 +23,9 @@ def test_no_import_errors(dagbag):
         "staging_dag",
         "semantic_dag",
         "dwh_dag",
+        "reports_dag",
+        "governance_dag",
+        "maintenance_dag",
     }
 
 
@@ -35,6 +38,8 @@ def test_main_dag_runs_the_layers_in_order(dagbag):
         "staging_build",
         "semantic_build",
         "dwh_build",
+        "governance_apply",
+        "reports_build",
     ]
     assert set(dag.task_ids) == set(order)
     for upstream, downstream in zip(order, order[1:], strict=False):
@@ -51,5 +56,13 @@ def test_schedule_has_real_data_intervals_and_retries(dagbag):
 
 
 def test_single_layer_dags_are_manual(dagbag):
-    for dag_id in ("lake_dag", "raw_dag", "staging_dag", "semantic_dag", "dwh_dag"):
+    for dag_id in (
+        "lake_dag",
+        "raw_dag",
+        "staging_dag",
+        "semantic_dag",
+        "dwh_dag",
+        "reports_dag",
+        "governance_dag",
+    ):
         assert dagbag.dags[dag_id].schedule is None

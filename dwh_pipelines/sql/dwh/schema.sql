@@ -102,14 +102,14 @@ COMMENT ON COLUMN marts.kpi_client_monthly.km IS 'Km inside counted periods in t
 COMMENT ON COLUMN marts.kpi_client_monthly.updates_mom_change IS 'Relative change of updates against the previous month (0.1 = +10 %); null without a previous month.';
 COMMENT ON COLUMN marts.kpi_client_monthly.km_mom_change IS 'Relative change of km against the previous month; null without a previous month.';
 
-CREATE OR REPLACE VIEW analytics.avg_distance_per_operating_period AS
+CREATE OR REPLACE VIEW analytics.avg_distance_per_operating_period WITH (security_invoker = true) AS
     SELECT * FROM marts.avg_distance_per_operating_period;
-CREATE OR REPLACE VIEW analytics.avg_distance_overall AS SELECT * FROM marts.avg_distance_overall;
-CREATE OR REPLACE VIEW analytics.no_updates_per_client AS SELECT * FROM marts.no_updates_per_client;
-CREATE OR REPLACE VIEW analytics.latest_updates_on_top1_client AS
+CREATE OR REPLACE VIEW analytics.avg_distance_overall WITH (security_invoker = true) AS SELECT * FROM marts.avg_distance_overall;
+CREATE OR REPLACE VIEW analytics.no_updates_per_client WITH (security_invoker = true) AS SELECT * FROM marts.no_updates_per_client;
+CREATE OR REPLACE VIEW analytics.latest_updates_on_top1_client WITH (security_invoker = true) AS
     SELECT * FROM marts.latest_updates_on_top1_client;
-CREATE OR REPLACE VIEW analytics.kpi_client_daily AS SELECT * FROM marts.kpi_client_daily;
-CREATE OR REPLACE VIEW analytics.kpi_client_monthly AS SELECT * FROM marts.kpi_client_monthly;
+CREATE OR REPLACE VIEW analytics.kpi_client_daily WITH (security_invoker = true) AS SELECT * FROM marts.kpi_client_daily;
+CREATE OR REPLACE VIEW analytics.kpi_client_monthly WITH (security_invoker = true) AS SELECT * FROM marts.kpi_client_monthly;
 COMMENT ON VIEW analytics.avg_distance_per_operating_period IS 'The BI answer per operating period (see marts.avg_distance_per_operating_period).';
 COMMENT ON VIEW analytics.avg_distance_overall IS 'The BI answer overall (see marts.avg_distance_overall).';
 COMMENT ON VIEW analytics.no_updates_per_client IS 'Updates per client, top first.';

@@ -1,0 +1,1 @@
+"""Data docs generated from the live catalog: dictionary, ERD and lineage (see ``build.py``)."""

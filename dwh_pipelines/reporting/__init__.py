@@ -1,0 +1,1 @@
+"""Analyst-facing reports: static plotly pages built from dwh_db (see ``build.py``)."""
