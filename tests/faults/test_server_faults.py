@@ -39,6 +39,15 @@ def test_s3_unreachable_fails_clearly_and_the_next_run_completes(platform):
     assert result["convert"]["input_lines"] == feed.stats["lines"]
 
 
+def raw_counts(settings) -> list[tuple]:
+    """Rows and distinct source lines in raw_db: equal after a crash means no loss, no dupes."""
+    return query(
+        settings,
+        "raw_db",
+        "SELECT count(*), count(DISTINCT (source_key, source_line)) FROM raw.vehicle_events",
+    )
+
+
 def _kill_postgres_when_copying(settings, database: str, seen: threading.Event) -> None:
     """Wait for the raw load's COPY, then stop the server the hard way (like a crash)."""
     deadline = time.monotonic() + 60
@@ -58,11 +67,7 @@ def _kill_postgres_when_copying(settings, database: str, seen: threading.Event) 
 def test_postgres_killed_mid_load_rolls_back_and_rerun_is_exact(platform):
     seed_simulated(platform, vehicles=6, hours=0.5, organizations=2, seed=22)
     run_pipeline(platform, "first")  # lake + all layers
-    expected = query(
-        platform,
-        "raw_db",
-        "SELECT count(*), count(DISTINCT (source_key, source_line)) FROM raw.vehicle_events",
-    )
+    expected = raw_counts(platform)
 
     seen = threading.Event()
     killer = threading.Thread(target=_kill_postgres_when_copying, args=(platform, "raw_db", seen))
@@ -73,21 +78,7 @@ def test_postgres_killed_mid_load_rolls_back_and_rerun_is_exact(platform):
     assert seen.is_set(), "the COPY was caught in flight"
 
     stack.up(platform)  # crash recovery
-    assert (
-        query(
-            platform,
-            "raw_db",
-            "SELECT count(*), count(DISTINCT (source_key, source_line)) FROM raw.vehicle_events",
-        )
-        == expected
-    )
+    assert raw_counts(platform) == expected
 
     load_raw(platform, "rerun", dates=[date(2019, 6, 1)])
-    assert (
-        query(
-            platform,
-            "raw_db",
-            "SELECT count(*), count(DISTINCT (source_key, source_line)) FROM raw.vehicle_events",
-        )
-        == expected
-    )
+    assert raw_counts(platform) == expected

@@ -168,8 +168,13 @@ class Browser:
 
     # -- protocol ------------------------------------------------------------------
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 30) -> dict:
+    def send(
+        self,
+        method: str,
+        params: dict | None = None,
+        session: str | None = None,
+        timeout: float = 30,
+    ) -> dict:
         msg_id = next(self._ids)
         msg: dict = {"id": msg_id, "method": method, "params": params or {}}
         if session:

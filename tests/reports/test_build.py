@@ -95,7 +95,7 @@ def test_aggregates_computed_in_the_warehouse_agree(filled):
         hist = reader.frame("distance_histogram", {"width": 0.5})
         funnel = reader.frame("funnel").iloc[0]
         monthly = reader.frame("kpi_monthly", {"clients": 8, "months": 13})
-        (avg, pairs), = conn.execute(
+        ((avg, pairs),) = conn.execute(
             "SELECT avg_km_per_vehicle_period, vehicle_periods FROM marts.avg_distance_overall"
         ).fetchall()
     overall = stats[stats["organization_id"].isna()].iloc[0]

@@ -19,6 +19,7 @@ from tests.helpers import query
 
 pytestmark = pytest.mark.integration
 
+
 @pytest.fixture(scope="module")
 def catalog(filled):
     return read_catalog(filled)
