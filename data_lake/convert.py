@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -127,12 +128,40 @@ def _open_batches(settings: Settings, run_id: str) -> list[str]:
     return open_ids
 
 
-def _fetch(s3, bucket: str, keys: list[str], max_workers: int) -> list[bytes]:
+def _fetch(
+    s3, bucket: str, rows: list[tuple[str, str, int, int]], max_workers: int
+) -> list[tuple[str, bytes]]:
+    """(source key, bytes) of each object, read from its landing bundle (one GET a bundle)."""
+    bundle_keys = sorted({r[1] for r in rows})
+
     def get(key: str) -> bytes:
         return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        return list(pool.map(get, keys))
+        bodies = dict(zip(bundle_keys, pool.map(get, bundle_keys), strict=True))
+    out = []
+    for source_key, landing_key, offset, length in rows:
+        body = bodies[landing_key]
+        if offset + length > len(body):
+            raise RuntimeError(
+                f"landing bundle s3://{bucket}/{landing_key} is {len(body)} bytes, but the "
+                f"manifest puts {source_key} at bytes {offset}..{offset + length}"
+            )
+        out.append((source_key, body[offset : offset + length]))
+    return out
+
+
+def _chunks(rows: list[tuple], chunk_objects: int) -> Iterator[list[tuple]]:
+    """Groups of whole bundles holding about ``chunk_objects`` objects (bounded memory)."""
+    chunk: list[tuple] = []
+    for i, row in enumerate(rows):
+        chunk.append(row)
+        bundle_ends = i + 1 == len(rows) or rows[i + 1][1] != row[1]
+        if bundle_ends and len(chunk) >= chunk_objects:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _store_profiles(conn, run_id: str, batch_id: str, chunk_no: int, chunk: ParsedChunk) -> None:
@@ -177,17 +206,16 @@ def convert_batch(
     with connect(settings, OPS_DATABASE) as conn:
         conn.execute("DELETE FROM ops.column_profiles WHERE batch_id = %s", (batch_id,))
         rows = conn.execute(
-            "SELECT source_key, landing_key FROM ops.lake_objects WHERE batch_id = %s"
-            " ORDER BY source_key, etag",
+            "SELECT source_key, landing_key, landing_offset, landing_length"
+            " FROM ops.lake_objects WHERE batch_id = %s"
+            " ORDER BY landing_key, landing_offset",
             (batch_id,),
         ).fetchall()
         conn.commit()
         writers = _PartitionWriters(fs, settings.lake_bucket, batch_id)
         try:
-            for chunk_no, start in enumerate(range(0, len(rows), chunk_objects)):
-                part = rows[start : start + chunk_objects]
-                bodies = _fetch(s3, settings.lake_bucket, [r[1] for r in part], max_workers)
-                named = [(r[0], b) for r, b in zip(part, bodies, strict=True)]
+            for chunk_no, part in enumerate(_chunks(rows, chunk_objects)):
+                named = _fetch(s3, settings.lake_bucket, part, max_workers)
                 chunk = parse_objects(named, run_id=run_id, batch_id=batch_id)
                 for dataset, table in chunk.datasets.items():
                     if table.num_rows == 0:

@@ -1,13 +1,15 @@
-"""Extract: copy every source object not yet ingested into the landing zone, exactly once.
+"""Extract: land every source object not yet ingested in the lake, exactly once.
 
 The manifest ``ops.lake_objects`` is keyed by (source key, ETag): an object is new when
-that pair is not in it. Objects are copied first and recorded after, in one transaction,
-so a crash in between only means the copy is redone (it overwrites itself) next time.
+that pair is not in it. New objects are stored unchanged, many to a landing bundle, and
+the manifest says which bundle and byte range hold each one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,12 +66,8 @@ def list_source(s3, bucket: str, prefix: str) -> list[SourceObject]:
     return objects
 
 
-def _new_objects(conn, listed: list[SourceObject]) -> list[tuple[SourceObject, str]]:
-    """Anti-join the listing with the manifest, set-based; returns (object, landing key).
-
-    A key seen before with another ETag is a changed re-delivery: it lands beside the
-    first copy (``key~etag``) so both stay in the landing zone.
-    """
+def _new_objects(conn, listed: list[SourceObject]) -> list[SourceObject]:
+    """Anti-join the listing with the manifest, set-based, in key order."""
     conn.execute(
         "CREATE TEMP TABLE listing (source_key text, etag text, size_bytes bigint,"
         " last_modified timestamptz) ON COMMIT DROP"
@@ -80,7 +78,70 @@ def _new_objects(conn, listed: list[SourceObject]) -> list[tuple[SourceObject, s
         for obj in listed:
             copy.write_row((obj.key, obj.etag, obj.size, obj.last_modified))
     rows = conn.execute(read_sql(SQL_DIR / "new_objects.sql")).fetchall()
-    return [(SourceObject(r[0], r[1], r[2], r[3]), r[4]) for r in rows]
+    return [SourceObject(*r) for r in rows]
+
+
+def bundles(
+    todo: list[SourceObject], max_objects: int, max_bytes: int
+) -> Iterator[list[SourceObject]]:
+    """Consecutive groups of new objects, each stored as one landing bundle."""
+    group: list[SourceObject] = []
+    size = 0
+    for obj in todo:
+        if group and (len(group) >= max_objects or size + obj.size > max_bytes):
+            yield group
+            group, size = [], 0
+        group.append(obj)
+        size += obj.size
+    if group:
+        yield group
+
+
+def bundle_key(group: list[SourceObject]) -> str:
+    """Named by its content's identity, so a redo after a crash overwrites its own bundle."""
+    digest = hashlib.sha256()
+    for obj in group:
+        digest.update(f"{obj.key}\0{obj.etag}\n".encode())
+    return f"{LANDING_PREFIX}/bundle-{digest.hexdigest()[:24]}.ndjson"
+
+
+def _fetch_source(
+    s3, bucket: str, group: list[SourceObject], pool: ThreadPoolExecutor
+) -> list[tuple[SourceObject, bytes]]:
+    """Read the objects concurrently; each is described as read (an object rewritten since
+    the listing is recorded with the ETag and size of the bytes actually landed)."""
+
+    def get(obj: SourceObject) -> tuple[SourceObject, bytes]:
+        try:
+            response = s3.get_object(Bucket=bucket, Key=obj.key)
+            body = response["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise RuntimeError(f"reading s3://{bucket}/{obj.key} failed: {exc}") from exc
+        etag = response.get("ETag", "").strip('"') or obj.etag
+        return SourceObject(obj.key, etag, len(body), obj.last_modified), body
+
+    return list(pool.map(get, group))
+
+
+def _record(conn, landed: list[tuple[SourceObject, bytes]], key: str, run_id: str) -> None:
+    with conn.transaction():
+        conn.execute(
+            "CREATE TEMP TABLE landed (LIKE ops.lake_objects INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        with conn.cursor().copy(
+            "COPY landed (source_key, etag, size_bytes, last_modified, landing_key,"
+            " landing_offset, landing_length, extract_run_id) FROM STDIN"
+        ) as copy:
+            offset = 0
+            for obj, body in landed:
+                copy.write_row(
+                    (obj.key, obj.etag, obj.size, obj.last_modified, key, offset, len(body), run_id)
+                )
+                offset += len(body)
+        conn.execute(
+            "INSERT INTO ops.lake_objects SELECT * FROM landed"
+            " ON CONFLICT (source_key, etag) DO NOTHING"
+        )
 
 
 def extract(
@@ -88,9 +149,17 @@ def extract(
     run_id: str,
     *,
     s3=None,
-    max_workers: int = 16,
+    max_workers: int = 32,
+    bundle_objects: int | None = None,
+    bundle_bytes: int = 64 << 20,
 ) -> ExtractResult:
-    """Copy new source objects into ``landing/`` and record them in the manifest."""
+    """Land new source objects in ``landing/`` bundles and record them in the manifest.
+
+    Objects are read concurrently and stored byte for byte, many to a bundle: a real day
+    is 86,400 tiny objects, and reading them back one by one would cost as much again.
+    Each bundle is written first and recorded after, so a crash in between only means the
+    bundle is rewritten (same name) next time.
+    """
     ensure_ops_schema(settings)
     s3 = s3 or s3_client(settings, max_pool_connections=max_workers * 2)
     with audited(settings, run_id, "lake.extract") as audit:
@@ -100,53 +169,38 @@ def extract(
             with conn.transaction():
                 todo = _new_objects(conn, listed)
 
-        landing_keys = [f"{LANDING_PREFIX}/{landing}" for _, landing in todo]
-
-        def copy_one(item: tuple[SourceObject, str]) -> None:
-            obj, landing_key = item
-            try:
-                s3.copy_object(
-                    Bucket=settings.lake_bucket,
-                    Key=landing_key,
-                    CopySource={"Bucket": settings.source_bucket, "Key": obj.key},
-                )
-            except (ClientError, BotoCoreError) as exc:
-                raise RuntimeError(
-                    f"copying s3://{settings.source_bucket}/{obj.key} to "
-                    f"s3://{settings.lake_bucket}/{landing_key} failed: {exc}"
-                ) from exc
-
         t0 = time.monotonic()
-        done = 0
-        with ThreadPoolExecutor(max_workers=max_workers) as pool:
-            for _ in pool.map(copy_one, zip([o for o, _ in todo], landing_keys, strict=True)):
-                done += 1
-                if done % 5000 == 0:
-                    log_event("extract.progress", copied=done, of=len(todo))
-        log_event("extract.copied", objects=done, seconds=round(time.monotonic() - t0, 2))
-
-        with connect(settings, OPS_DATABASE) as conn:
-            with conn.transaction():
-                conn.execute(
-                    "CREATE TEMP TABLE landed (LIKE ops.lake_objects INCLUDING DEFAULTS)"
-                    " ON COMMIT DROP"
-                )
-                with conn.cursor().copy(
-                    "COPY landed (source_key, etag, size_bytes, last_modified, landing_key,"
-                    " extract_run_id) FROM STDIN"
-                ) as copy:
-                    for (obj, _), landing_key in zip(todo, landing_keys, strict=True):
-                        copy.write_row(
-                            (obj.key, obj.etag, obj.size, obj.last_modified, landing_key, run_id)
-                        )
-                conn.execute(
-                    "INSERT INTO ops.lake_objects SELECT * FROM landed"
-                    " ON CONFLICT (source_key, etag) DO NOTHING"
-                )
+        done = landed_bytes = 0
+        with (
+            connect(settings, OPS_DATABASE) as conn,
+            ThreadPoolExecutor(max_workers=max_workers) as pool,
+        ):
+            per_bundle = bundle_objects or settings.landing_bundle_objects
+            for group in bundles(todo, per_bundle, bundle_bytes):
+                landed = _fetch_source(s3, settings.source_bucket, group, pool)
+                key = bundle_key(group)
+                body = b"".join(b for _, b in landed)
+                try:
+                    s3.put_object(Bucket=settings.lake_bucket, Key=key, Body=body)
+                except (ClientError, BotoCoreError) as exc:
+                    raise RuntimeError(
+                        f"writing s3://{settings.lake_bucket}/{key} "
+                        f"({len(group)} objects from {group[0].key}) failed: {exc}"
+                    ) from exc
+                _record(conn, landed, key, run_id)
+                done += len(group)
+                landed_bytes += len(body)
+                log_event("extract.progress", landed=done, of=len(todo), bundle=key)
+        log_event(
+            "extract.landed",
+            objects=done,
+            bytes=landed_bytes,
+            seconds=round(time.monotonic() - t0, 2),
+        )
         result = ExtractResult(
             listed=len(listed),
             new_objects=len(todo),
-            new_bytes=sum(o.size for o, _ in todo),
+            new_bytes=landed_bytes,
         )
         audit.objects = result.new_objects
         audit.details = result.as_dict()

@@ -102,6 +102,8 @@ class Settings:
     lake_bucket: str
     reports_dir: Path
     max_speed_kmh: float
+    #: source objects stored together in one landing bundle (a day is 86,400 tiny objects)
+    landing_bundle_objects: int = 2000
 
     @property
     def source_uri(self) -> str:
@@ -171,7 +173,7 @@ def load_settings(connection_lookup: Callable[[str], dict | None] | None = None)
         s3 = S3Target(
             endpoint_url=f"http://127.0.0.1:{ports.s3}",
             access_key="embedded",
-            secret_key="embedded",
+            secret_key="embedded",  # nosec B106  # embedded dev stack
         )
 
     return Settings(
@@ -184,6 +186,7 @@ def load_settings(connection_lookup: Callable[[str], dict | None] | None = None)
         lake_bucket=os.environ.get("FLEET_LAKE_BUCKET", "fleet-lake"),
         reports_dir=Path(os.environ.get("FLEET_REPORTS_DIR", REPO_ROOT / "reports")).resolve(),
         max_speed_kmh=float(os.environ.get("FLEET_MAX_SPEED_KMH", "150")),
+        landing_bundle_objects=_env_int("FLEET_LANDING_BUNDLE_OBJECTS", 2000),
     )
 
 
@@ -203,7 +206,7 @@ def embedded_connection_env(settings: Settings) -> dict[str, str]:
             {
                 "conn_type": "aws",
                 "login": "embedded",
-                "password": "embedded",
+                "password": "embedded",  # nosec B105  # embedded dev stack
                 "extra": {
                     "endpoint_url": f"http://127.0.0.1:{settings.ports.s3}",
                     "region_name": "us-east-1",

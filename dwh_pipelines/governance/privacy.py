@@ -270,11 +270,14 @@ def _expired_landing_and_batches(settings: Settings, cutoff: date) -> tuple[list
                 for r in ops.execute(
                     sql.SQL(
                         "SELECT o.landing_key FROM ops.lake_objects o"
-                        " JOIN ops.lake_batches b USING (batch_id)"
+                        " LEFT JOIN ops.lake_batches b USING (batch_id)"
                         " LEFT JOIN (SELECT source_key, max(last_event_date) AS last_event_date"
                         "            FROM retention_source_dates GROUP BY 1) s USING (source_key)"
-                        " WHERE b.converted_at IS NOT NULL AND (s.last_event_date < %(cutoff)s"
-                        "    OR (s.source_key IS NULL AND {}))"
+                        " GROUP BY o.landing_key"
+                        # a bundle goes when every object in it has expired
+                        " HAVING bool_and(coalesce(b.converted_at IS NOT NULL"
+                        "    AND (s.last_event_date < %(cutoff)s"
+                        "         OR (s.source_key IS NULL AND {})), false))"
                         " ORDER BY 1"
                     ).format(batch_expired),
                     {"cutoff": cutoff},

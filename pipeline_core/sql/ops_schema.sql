@@ -9,17 +9,21 @@ CREATE TABLE IF NOT EXISTS ops.lake_objects (
     size_bytes      bigint      NOT NULL,
     last_modified   timestamptz,
     landing_key     text        NOT NULL,
+    landing_offset  bigint      NOT NULL,
+    landing_length  bigint      NOT NULL,
     extract_run_id  text        NOT NULL,
     extracted_at    timestamptz NOT NULL DEFAULT now(),
     batch_id        text,
     PRIMARY KEY (source_key, etag)
 );
-COMMENT ON TABLE ops.lake_objects IS 'Manifest of source objects copied into the lake landing zone: exactly-once ingestion is keyed by (source_key, etag).';
+COMMENT ON TABLE ops.lake_objects IS 'Manifest of source objects copied into the lake landing zone: exactly-once ingestion is keyed by (source_key, etag); each row says which bundle and byte range hold the object.';
 COMMENT ON COLUMN ops.lake_objects.source_key IS 'Object key in the source feed bucket.';
 COMMENT ON COLUMN ops.lake_objects.etag IS 'ETag of the object when listed; a changed object is a new delivery.';
 COMMENT ON COLUMN ops.lake_objects.size_bytes IS 'Object size in bytes.';
 COMMENT ON COLUMN ops.lake_objects.last_modified IS 'Last-modified time reported by the source store.';
-COMMENT ON COLUMN ops.lake_objects.landing_key IS 'Key of the unchanged copy in the lake landing zone.';
+COMMENT ON COLUMN ops.lake_objects.landing_key IS 'Landing-zone bundle holding the unchanged bytes of the object (many small objects are stored together in one bundle).';
+COMMENT ON COLUMN ops.lake_objects.landing_offset IS 'Byte offset of the object inside its landing bundle.';
+COMMENT ON COLUMN ops.lake_objects.landing_length IS 'Byte length of the object inside its landing bundle.';
 COMMENT ON COLUMN ops.lake_objects.extract_run_id IS 'Run that copied the object.';
 COMMENT ON COLUMN ops.lake_objects.extracted_at IS 'When the object was copied.';
 COMMENT ON COLUMN ops.lake_objects.batch_id IS 'Conversion batch that turned the object into Parquet (null: not yet converted).';

@@ -10,7 +10,7 @@ which deletes old events and therefore comes last among the modules that use the
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import pytest
@@ -37,6 +37,8 @@ class Governed:
 
 @pytest.fixture(scope="package")
 def governed(stack):
+    # small landing bundles, so that retention finds bundles whose events all expired
+    stack = replace(stack, landing_bundle_objects=20)
     reset_platform(stack)
     seed_simulated(stack, vehicles=3, hours=0.1, organizations=2, seed=1, start=FEED_START)
     run_pipeline(stack, "governance")
