@@ -18,7 +18,7 @@ from dwh_pipelines.partitions import LayerResult, PartitionCounts, dirty_dates, 
 from dwh_pipelines.quality import Check, gate, run_checks
 from dwh_pipelines.transfer import relay
 from pipeline_core.audit import audited, ensure_ops_schema
-from pipeline_core.db import connect, execute_sql_file
+from pipeline_core.db import connect, execute_sql_file, recreate_scratch_tables
 from pipeline_core.settings import Settings
 
 SQL_DIR = Path(__file__).parent / "sql" / "semantic"
@@ -91,8 +91,8 @@ def create_model_tables(conn, schema: str, tables: list[str] = MODEL_TABLES) -> 
 
 def ensure_schema(conn) -> None:
     execute_sql_file(conn, SQL_DIR / "functions.sql")
-    for schema in ("dev", "prod"):
-        create_model_tables(conn, schema)
+    create_model_tables(conn, "prod")
+    recreate_scratch_tables(conn, MODEL_TABLES)
 
 
 def build_dev(settings: Settings, dates: list[date]) -> None:

@@ -16,7 +16,7 @@ from dwh_pipelines.partitions import LayerResult, PartitionCounts, dirty_dates, 
 from dwh_pipelines.quality import Check, gate, run_checks
 from dwh_pipelines.transfer import relay
 from pipeline_core.audit import audited, ensure_ops_schema
-from pipeline_core.db import connect, execute_sql_file, read_sql
+from pipeline_core.db import connect, execute_sql_file, read_sql, recreate_scratch_tables
 from pipeline_core.settings import OPS_DATABASE, Settings
 
 SQL_DIR = Path(__file__).parent / "sql" / "staging"
@@ -70,9 +70,18 @@ CHECKS = [
 ]
 
 
+#: staging's tables, created in prod; dev holds unkeyed scratch copies during a build
+TABLES = [
+    "stg_vehicle_events",
+    "stg_operating_period_events",
+    "stg_removed_duplicates",
+    "stg_rejected_events",
+]
+
+
 def ensure_schema(conn) -> None:
-    for schema in ("dev", "prod"):
-        execute_sql_file(conn, SQL_DIR / "schema.sql", schema=schema)
+    execute_sql_file(conn, SQL_DIR / "schema.sql", schema="prod")
+    recreate_scratch_tables(conn, TABLES)
 
 
 def build_dev(settings: Settings, dates: list[date]) -> None:

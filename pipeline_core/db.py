@@ -60,3 +60,32 @@ def execute_sql_file(
             conn.execute(query)
     except psycopg.Error as exc:
         raise type(exc)(f"{path.name} failed in {conn.info.dbname}: {exc}") from exc
+
+
+def recreate_scratch_tables(
+    conn: psycopg.Connection, tables: list[str], *, like: str = "prod", scratch: str = "dev"
+) -> None:
+    """Re-create ``scratch.<table>`` as an empty unlogged heap shaped like ``like.<table>``.
+
+    The write-audit-publish work area is rebuilt on every run and audited by checks before
+    anything reaches ``like``, whose keys and foreign keys then guard what is published;
+    without indexes, keys and WAL, writing it costs a fraction of a logged, indexed table.
+    """
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(scratch)))
+    for table in tables:
+        target, source = sql.Identifier(scratch, table), sql.Identifier(like, table)
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(target))
+        conn.execute(
+            sql.SQL(
+                "CREATE UNLOGGED TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING COMMENTS)"
+            ).format(target, source)
+        )
+        conn.execute(
+            sql.SQL("COMMENT ON TABLE {} IS {}").format(
+                target,
+                sql.Literal(
+                    f"Work area of write-audit-publish: rows of {like}.{table} being rebuilt, "
+                    "audited by the checks before publication."
+                ),
+            )
+        )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from dwh_pipelines.datadocs.catalog import Catalog, Key, Relation
+from dwh_pipelines.datadocs.catalog import Catalog, Relation
 
 #: cardinality words -> (Mermaid left-side, Mermaid right-side) notation
 _MERMAID_PARENT = {"one": "||", "zero_or_one": "|o"}
@@ -100,7 +100,11 @@ def diagram(
                 kind="foreign key",
             )
         )
-    rels += _logical(entities, keys, unique, logical_from)
+    # tables that declare no foreign key (marts; fact_vehicle_location, whose references
+    # are audited by a check instead) are linked by the keys they carry by name
+    declared = {r.child for r in rels}
+    children = [e for e in entities if e.schema in logical_from or e.qualified not in declared]
+    rels += _logical(entities, unique, children, logical_from)
     rels.sort(key=lambda r: (r.child, r.parent, r.columns))
     return Diagram(title, database, schemas, entities, rels, bottom_schemas)
 
@@ -111,16 +115,18 @@ def _covers(columns: tuple[str, ...], keys: list[tuple[str, ...]]) -> bool:
 
 def _logical(
     entities: list[Relation],
-    keys: list[Key],
     unique: dict[str, list[tuple[str, ...]]],
+    children: list[Relation],
     logical_from: tuple[str, ...],
 ) -> list[Relationship]:
-    """A table of ``logical_from`` that carries a whole key of another table by name."""
+    """A child table that carries a whole key of another table by name."""
     out = []
     targets = [e for e in entities if e.schema not in logical_from]
-    for child in (e for e in entities if e.schema in logical_from):
+    for child in children:
         cols = {c.name: c for c in child.columns}
         for parent in targets:
+            if parent.qualified == child.qualified:
+                continue
             for key in unique[parent.qualified]:
                 if not set(key) <= set(cols):
                     continue

@@ -1,5 +1,7 @@
 -- Build the semantic model's dev tables. Parameters: %(dates)s event dates being rebuilt,
 -- %(max_kmh)s the GPS-jump speed limit. Facts are rebuilt per affected operating period.
+-- sorts and hashes of a whole day stay in memory instead of spilling to disk
+SET LOCAL work_mem = '256MB';
 SET LOCAL TimeZone = 'UTC';
 TRUNCATE dev.int_vehicle_updates, dev.dim_organization, dev.dim_vehicle,
          dev.dim_operating_period, dev.dim_date, dev.fact_vehicle_location,
@@ -10,7 +12,10 @@ INSERT INTO dev.int_vehicle_updates
 SELECT event_key, organization_id, vehicle_id, location_lat, location_lng, location_at,
        event_at, event_date
   FROM dev.src_vehicle_events
- WHERE event = 'update' AND has_location;
+ WHERE event = 'update' AND has_location
+ ORDER BY organization_id, location_at;
+-- tracks join positions to periods by organization and time range
+CREATE INDEX ON dev.int_vehicle_updates (organization_id, location_at);
 ANALYZE dev.int_vehicle_updates;
 
 -- Every positioned update after this build: published dates not rebuilt + the rebuilt ones.
@@ -122,8 +127,8 @@ SELECT coalesce(n.period_key, o.period_key)
 
 -- Tracks: every positioned update in each counted, affected period of its organization
 -- (start <= location_at < finish), ordered by position time with the event key as
--- tie-breaker; the GPS-jump filter runs along each (period, vehicle) track.
-CREATE TEMP TABLE tracked ON COMMIT DROP AS
+-- tie-breaker. Each point's step is measured from the point before it.
+CREATE TEMP TABLE steps ON COMMIT DROP AS
 WITH periods AS (
     SELECT p.* FROM dev.dim_operating_period p
       JOIN dev.affected_periods a USING (period_key)
@@ -136,12 +141,52 @@ points AS (
       JOIN all_updates u
         ON u.organization_id = p.organization_id
        AND u.location_at >= p.period_start AND u.location_at < p.period_finish
+),
+lagged AS (
+    SELECT points.*,
+           lag(location_lat) OVER w AS prev_lat, lag(location_lng) OVER w AS prev_lng,
+           lag(location_at) OVER w AS prev_at
+      FROM points
+    WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key)
 )
-SELECT points.*,
-       rules.gps_track(location_lat, location_lng, location_at, %(max_kmh)s::double precision)
-           OVER (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key
-                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS track
-  FROM points;
+-- the haversine of rules.gps_track_step, written out the same way so both give equal floats
+SELECT period_key, organization_key, organization_id, period_id, vehicle_id, event_key,
+       location_at, location_lat, location_lng,
+       CASE WHEN prev_at IS NULL THEN 0 ELSE 2 * 6371.0088 * asin(least(1.0, sqrt(
+           sin(radians(location_lat - prev_lat) / 2) ^ 2
+           + cos(radians(prev_lat)) * cos(radians(location_lat))
+             * sin(radians(location_lng - prev_lng) / 2) ^ 2))) END AS step_km,
+       CASE WHEN prev_at IS NULL THEN 0
+            ELSE extract(epoch FROM location_at)::double precision
+                 - extract(epoch FROM prev_at)::double precision END AS step_s
+  FROM lagged;
+
+-- Rule (GPS jumps): a point implying more than max_kmh from the last accepted point is
+-- dropped, and the track goes on from that last accepted point. Where no step breaks the
+-- limit, every point is accepted and the steps above are final (the common case, set-based);
+-- only tracks with a jump run the sequential rules.gps_track aggregate.
+CREATE TEMP TABLE jumpy_tracks ON COMMIT DROP AS
+SELECT DISTINCT period_key, vehicle_id
+  FROM steps
+ WHERE (step_s > 0 AND step_km / step_s * 3600.0 > %(max_kmh)s::double precision)
+    OR (step_s <= 0 AND step_km > 0);
+
+CREATE TEMP TABLE tracked ON COMMIT DROP AS
+SELECT s.period_key, s.organization_key, s.organization_id, s.period_id, s.vehicle_id,
+       s.event_key, s.location_at, s.location_lat, s.location_lng,
+       ARRAY[s.location_lat, s.location_lng, 0, 1, s.step_km, s.step_s] AS track
+  FROM steps s
+ WHERE NOT EXISTS (SELECT 1 FROM jumpy_tracks j
+                    WHERE j.period_key = s.period_key AND j.vehicle_id = s.vehicle_id)
+UNION ALL
+SELECT s.period_key, s.organization_key, s.organization_id, s.period_id, s.vehicle_id,
+       s.event_key, s.location_at, s.location_lat, s.location_lng,
+       rules.gps_track(s.location_lat, s.location_lng, s.location_at,
+                       %(max_kmh)s::double precision)
+           OVER (PARTITION BY s.period_key, s.vehicle_id ORDER BY s.location_at, s.event_key
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+  FROM steps s
+  JOIN jumpy_tracks j USING (period_key, vehicle_id);
 
 INSERT INTO dev.fact_vehicle_location
 SELECT period_key, organization_key, to_char(location_at, 'YYYYMMDD')::integer, vehicle_id,

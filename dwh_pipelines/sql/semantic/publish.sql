@@ -1,5 +1,7 @@
 -- Publish the semantic model: replace affected periods' facts, rebuilt dates' updates and
 -- activity days, and the dimensions, in the caller's single transaction.
+-- sorts and hashes of a whole day stay in memory instead of spilling to disk
+SET LOCAL work_mem = '256MB';
 SET CONSTRAINTS ALL DEFERRED;
 DELETE FROM prod.fact_vehicle_location
  WHERE period_key IN (SELECT period_key FROM dev.affected_periods);
@@ -16,8 +18,11 @@ INSERT INTO prod.dim_organization SELECT * FROM dev.dim_organization;
 INSERT INTO prod.dim_vehicle SELECT * FROM dev.dim_vehicle;
 INSERT INTO prod.dim_operating_period SELECT * FROM dev.dim_operating_period;
 INSERT INTO prod.dim_date SELECT * FROM dev.dim_date;
-INSERT INTO prod.int_vehicle_updates SELECT * FROM dev.int_vehicle_updates;
-INSERT INTO prod.fact_vehicle_location SELECT * FROM dev.fact_vehicle_location;
+-- in index order: appending to the btrees instead of writing all over them
+INSERT INTO prod.int_vehicle_updates SELECT * FROM dev.int_vehicle_updates
+ ORDER BY organization_id, location_at;
+INSERT INTO prod.fact_vehicle_location SELECT * FROM dev.fact_vehicle_location
+ ORDER BY period_key, vehicle_id, point_no;
 INSERT INTO prod.fact_vehicle_period_distance SELECT * FROM dev.fact_vehicle_period_distance;
 INSERT INTO prod.fact_client_daily_activity SELECT * FROM dev.fact_client_daily_activity;
 ANALYZE prod.int_vehicle_updates;

@@ -1,5 +1,7 @@
 -- Build the dev tables of staging_db from dev.src_* (the raw partitions being rebuilt).
 -- Deduplicate first (an exact duplicate is the same event), then reject what breaks a rule.
+-- sorts and hashes of a whole day stay in memory instead of spilling to disk
+SET LOCAL work_mem = '256MB';
 SET LOCAL TimeZone = 'UTC';
 TRUNCATE dev.stg_vehicle_events, dev.stg_operating_period_events,
          dev.stg_removed_duplicates, dev.stg_rejected_events;

@@ -1,4 +1,5 @@
--- staging_db (L2) tables; created in schema {schema} (dev: build and audit, prod: published).
+-- staging_db (L2) tables, created in schema {schema} (prod: published; dev holds unkeyed
+-- scratch copies while a build is audited, see pipeline_core.db.recreate_scratch_tables).
 CREATE SCHEMA IF NOT EXISTS {schema};
 
 CREATE TABLE IF NOT EXISTS {schema}.stg_vehicle_events (

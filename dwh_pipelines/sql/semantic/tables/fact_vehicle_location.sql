@@ -1,8 +1,11 @@
 -- semantic model table fact_vehicle_location, created in schema {schema}.
+-- One row per point: its references to the dimensions are not declared as foreign keys,
+-- whose per-row check would cost more than building the table; the blocking orphan_facts
+-- check audits them before every publish.
 CREATE TABLE IF NOT EXISTS {schema}.fact_vehicle_location (
-    period_key       uuid             NOT NULL REFERENCES {schema}.dim_operating_period DEFERRABLE INITIALLY DEFERRED,
-    organization_key uuid             NOT NULL REFERENCES {schema}.dim_organization DEFERRABLE INITIALLY DEFERRED,
-    date_key         integer          NOT NULL REFERENCES {schema}.dim_date DEFERRABLE INITIALLY DEFERRED,
+    period_key       uuid             NOT NULL,
+    organization_key uuid             NOT NULL,
+    date_key         integer          NOT NULL,
     vehicle_id       text             NOT NULL,
     event_key        uuid             NOT NULL,
     point_no         integer          NOT NULL,
@@ -15,9 +18,9 @@ CREATE TABLE IF NOT EXISTS {schema}.fact_vehicle_location (
 );
 CREATE INDEX IF NOT EXISTS fact_vehicle_location_org_at ON {schema}.fact_vehicle_location (organization_key, location_at);
 COMMENT ON TABLE {schema}.fact_vehicle_location IS 'Each accepted vehicle update within each counted operating period of its organization (grain: period x vehicle x point), with the step from the previous accepted point of the same period. GPS jumps are not here.';
-COMMENT ON COLUMN {schema}.fact_vehicle_location.period_key IS 'Counted operating period the point falls in (start <= location_at < finish); many points per period.';
-COMMENT ON COLUMN {schema}.fact_vehicle_location.organization_key IS 'Organization of the vehicle and period.';
-COMMENT ON COLUMN {schema}.fact_vehicle_location.date_key IS 'UTC date of location_at.';
+COMMENT ON COLUMN {schema}.fact_vehicle_location.period_key IS 'Counted operating period the point falls in (start <= location_at < finish); many points per period. References dim_operating_period (checked by orphan_facts).';
+COMMENT ON COLUMN {schema}.fact_vehicle_location.organization_key IS 'Organization of the vehicle and period. References dim_organization (checked by orphan_facts).';
+COMMENT ON COLUMN {schema}.fact_vehicle_location.date_key IS 'UTC date of location_at. References dim_date (checked by orphan_facts).';
 COMMENT ON COLUMN {schema}.fact_vehicle_location.vehicle_id IS 'Vehicle id (see dim_vehicle for its history).';
 COMMENT ON COLUMN {schema}.fact_vehicle_location.event_key IS 'Staging key of the update.';
 COMMENT ON COLUMN {schema}.fact_vehicle_location.point_no IS '1-based position of the accepted point in the vehicle''s track within the period.';

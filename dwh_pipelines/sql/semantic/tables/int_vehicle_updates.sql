@@ -1,6 +1,8 @@
 -- semantic model table int_vehicle_updates, created in schema {schema}.
+-- event_key is unique already (staging's primary key); read by organization and time only,
+-- so a random-uuid index would only slow the load down.
 CREATE TABLE IF NOT EXISTS {schema}.int_vehicle_updates (
-    event_key       uuid             PRIMARY KEY,
+    event_key       uuid             NOT NULL,
     organization_id text             NOT NULL,
     vehicle_id      text             NOT NULL,
     location_lat    double precision NOT NULL,
@@ -12,7 +14,7 @@ CREATE TABLE IF NOT EXISTS {schema}.int_vehicle_updates (
 CREATE INDEX IF NOT EXISTS int_vehicle_updates_org_at ON {schema}.int_vehicle_updates (organization_id, location_at);
 CREATE INDEX IF NOT EXISTS int_vehicle_updates_date ON {schema}.int_vehicle_updates (event_date);
 COMMENT ON TABLE {schema}.int_vehicle_updates IS 'Intermediate: staged vehicle updates that have coordinates and a position time (the only ones that can count), replaced per event date.';
-COMMENT ON COLUMN {schema}.int_vehicle_updates.event_key IS 'Staging surrogate key of the update.';
+COMMENT ON COLUMN {schema}.int_vehicle_updates.event_key IS 'Staging surrogate key of the update (unique: staging primary key).';
 COMMENT ON COLUMN {schema}.int_vehicle_updates.organization_id IS 'Client owning the vehicle.';
 COMMENT ON COLUMN {schema}.int_vehicle_updates.vehicle_id IS 'Vehicle id.';
 COMMENT ON COLUMN {schema}.int_vehicle_updates.location_lat IS 'Latitude, WGS84 degrees.';
