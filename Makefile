@@ -49,7 +49,7 @@ test: $(STAMP) chromium  ## the whole test suite (starts and stops its own serve
 test-fast: $(STAMP)  ## unit tests only
 	$(VENV)/bin/pytest tests/unit
 
-lint: $(STAMP)  ## black + ruff through pre-commit
+lint: $(STAMP)  ## black, ruff (with AIR), bandit and pip-audit through pre-commit
 	$(VENV)/bin/pre-commit run --all-files
 
 format: $(STAMP)  ## apply black and ruff fixes

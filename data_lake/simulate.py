@@ -205,10 +205,10 @@ class FeedStream:
         self._ground_truth: dict | None = None
         self._stats: dict | None = None
         self._started = False
-        base = random.Random(config.seed)
-        self._world = random.Random(base.getrandbits(64))
-        self._move = random.Random(base.getrandbits(64))
-        self._fault = random.Random(base.getrandbits(64))
+        base = random.Random(config.seed)  # nosec B311  # a simulation
+        self._world = random.Random(base.getrandbits(64))  # nosec B311  # a simulation
+        self._move = random.Random(base.getrandbits(64))  # nosec B311  # a simulation
+        self._fault = random.Random(base.getrandbits(64))  # nosec B311  # a simulation
         self.ws = int(round(config.start.timestamp() * 1000))
         self.w_ms = int(round(config.hours * 3_600_000))
         self.w_s = -(-self.w_ms // 1000)

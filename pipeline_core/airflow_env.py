@@ -72,7 +72,7 @@ def ensure_airflow_db(settings: Settings) -> None:
         if exists.fetchone() is None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(AIRFLOW_DB)))
     env = {**os.environ, **airflow_environment(settings)}
-    result = subprocess.run(
+    result = subprocess.run(  # nosec B603  # fixed argv, no shell
         [_airflow_bin(), "db", "migrate"], env=env, capture_output=True, text=True
     )
     if result.returncode != 0:
@@ -95,7 +95,7 @@ def standalone() -> int:
     env = {**os.environ, **airflow_environment(settings)}
     home = Path(env["AIRFLOW_HOME"])
     passwords = home / "simple_auth_manager_passwords.json.generated"
-    proc = subprocess.Popen([_airflow_bin(), "standalone"], env=env)
+    proc = subprocess.Popen([_airflow_bin(), "standalone"], env=env)  # nosec B603  # fixed argv
     try:
         for _ in range(120):
             if passwords.exists() or proc.poll() is not None:

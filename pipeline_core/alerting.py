@@ -244,6 +244,8 @@ def alert_from_context(event: str, context: Mapping[str, Any]) -> Alert:
 
 def send_webhook(url: str, alert: Alert, *, timeout_s: float = HTTP_TIMEOUT_S) -> None:
     """POST the alert as JSON; retried on network errors and 5xx, raises naming the host."""
+    if urlsplit(url).scheme not in ("http", "https"):  # urlopen would also read file:// URLs
+        raise ValueError(f"webhook URL must be http(s), got {_redact(url)!r}")
     body = json.dumps(alert.payload(), default=str).encode("utf-8")
     request = urllib.request.Request(
         url,
@@ -253,7 +255,7 @@ def send_webhook(url: str, alert: Alert, *, timeout_s: float = HTTP_TIMEOUT_S) -
     )
     for attempt in range(1, HTTP_ATTEMPTS + 1):
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:  # nosec B310
                 response.read()
             return
         except urllib.error.HTTPError as exc:

@@ -310,7 +310,7 @@ def _pg_account() -> tuple[int, int] | None:
     except KeyError:
         nologin = "/usr/sbin/nologin" if Path("/usr/sbin/nologin").exists() else "/bin/false"
         try:
-            subprocess.run(
+            subprocess.run(  # nosec B603  # fixed argv, no shell
                 ["useradd", "--system", "--user-group", "--no-create-home", "--shell", nologin]
                 + [PG_SYSTEM_USER],
                 check=True,
@@ -357,7 +357,7 @@ def _pg_run(args: list[str], account: tuple[int, int] | None, **kwargs: Any) -> 
     if account is not None:
         user_kwargs = {"user": account[0], "group": account[1], "extra_groups": []}
     with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.run(
+        proc = subprocess.run(  # nosec B603  # argv built here, no shell
             args,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -710,7 +710,7 @@ def _volume_registered(settings: Settings) -> bool:
     """The master knows a volume server, so the first PUT will not fail with "no free volumes"."""
     url = f"http://{HOST}:{settings.ports.seaweed_master}/dir/status"
     try:
-        with urllib.request.urlopen(url, timeout=1) as response:
+        with urllib.request.urlopen(url, timeout=1) as response:  # nosec B310  # http://127.0.0.1
             topology = json.load(response).get("Topology") or {}
     except (OSError, ValueError):
         return False
@@ -730,7 +730,7 @@ def _weed_launch(settings: Settings, paths: _Paths) -> int:
     with paths.weed_log.open("ab") as log:
         log.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} pipeline_core.stack up\n".encode())
         log.flush()
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(  # nosec B603  # fixed argv, no shell
             _weed_args(settings, paths),
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -806,7 +806,8 @@ def _remove_weed_sockets(settings: Settings, paths: _Paths) -> None:
         ("s3", p.s3),
     ]:
         names.append(f"seaweedfs-{component}-grpc-{port + GRPC_OFFSET}.sock")
-    for tmp in {Path("/tmp"), Path(os.environ.get("TMPDIR") or "/tmp")}:
+    # weed puts its gRPC sockets in the system temp dir (fixed names per port): remove stale ones
+    for tmp in {Path("/tmp"), Path(os.environ.get("TMPDIR") or "/tmp")}:  # nosec B108
         for name in names:
             path = tmp / name
             with contextlib.suppress(OSError):
@@ -921,7 +922,7 @@ def up(settings: Settings | None = None, *, timeout_s: float = 60) -> None:
                 if not weed_ok:
                     _weed_stop(settings, paths, timeout_s=5)
                 raise
-        assert weed_pid is not None
+        assert weed_pid is not None  # nosec B101  # narrows the type
         _weed_wait(settings, paths, weed_pid, deadline, started=not weed_ok)
         if weed_ok:
             _say(f"s3: already running on {_endpoint(settings)} (pid {weed_pid})")
@@ -1011,7 +1012,7 @@ def _pick_ports(base_port: int | None) -> StackPorts:
     Without base_port, random ports in 15000-21999 (gRPC 25000-31999): below Linux's ephemeral
     range (32768+), so outgoing connections cannot grab them between picking and binding.
     """
-    rng = random.Random()
+    rng = random.Random()  # nosec B311  # free-port picking
     taken: set[int] = set()
     chosen: list[int] = []
     for index in range(5):

@@ -13,7 +13,7 @@ from pathlib import Path
 from dwh_pipelines.governance.common import GovernanceError
 from dwh_pipelines.governance.policy import DEFAULT_POLICY, PolicyError, load_policy
 
-PASSWORD_ENV = "FLEET_USER_PASSWORD"
+PASSWORD_ENV = "FLEET_USER_PASSWORD"  # nosec B105  # env var name
 
 
 def _password(name: str) -> str:

@@ -81,7 +81,7 @@ def run_pg_tool(
     cmd = [str(pg_tool(name)), "--no-password", *args]
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
         try:
-            proc = subprocess.run(
+            proc = subprocess.run(  # nosec B603  # fixed argv, no shell
                 cmd,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -105,7 +105,7 @@ def run_pg_tool(
 
 def tool_version(name: str) -> str:
     """``pg_dump (PostgreSQL) 18.4`` etc., recorded with each backup."""
-    out = subprocess.run(
+    out = subprocess.run(  # nosec B603  # fixed argv, no shell
         [str(pg_tool(name)), "--version"], capture_output=True, text=True, check=True, timeout=30
     )
     return out.stdout.strip()

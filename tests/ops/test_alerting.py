@@ -222,6 +222,8 @@ def test_webhook_error_raises_naming_the_host_but_not_the_secret():
 def test_config_rejects_non_http_urls_and_bad_deadlines():
     with pytest.raises(ValueError, match=alerting.ENV_WEBHOOK_URL):
         alerting.AlertConfig.from_env({alerting.ENV_WEBHOOK_URL: "file:///etc/passwd"})
+    with pytest.raises(ValueError, match="http"):  # the sender checks the scheme too
+        alerting.send_webhook("file:///etc/passwd", _alert())
     with pytest.raises(ValueError, match=alerting.ENV_DEADLINE_MINUTES):
         alerting.deadline_minutes({alerting.ENV_DEADLINE_MINUTES: "soon"})
     assert alerting.deadline_minutes({alerting.ENV_DEADLINE_MINUTES: "0"}) == 0
