@@ -10,10 +10,13 @@ fi
 
 SUDO=""
 if [[ "$(id -u)" -ne 0 ]]; then
-    if command -v sudo >/dev/null 2>&1; then
-        SUDO="sudo"
+    # Not root (a developer, a GitHub runner): sudo without a password prompt, so a test
+    # run never hangs waiting for input.
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        SUDO="sudo -n"
     else
-        echo "need root (or sudo) to apt-get install chromium" >&2
+        echo "need root or passwordless sudo to apt-get install chromium" \
+            "(or install the 'chromium' package yourself)" >&2
         exit 1
     fi
 fi
@@ -23,6 +26,6 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update
-$SUDO apt-get install -y --no-install-recommends chromium fonts-dejavu-core fonts-liberation
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-dejavu-core fonts-liberation
 /usr/bin/chromium --version
