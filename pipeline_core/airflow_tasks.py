@@ -172,6 +172,18 @@ def maintenance_vacuum() -> dict:
     return vacuum_analyze(task_settings(), run_id=current_run_id())
 
 
+# --- freshness_dag -------------------------------------------------------------------
+
+
+# No retries: a lag is a state to report now, and the failure callback is the alert.
+@task(task_id="freshness_check", retries=0)
+def freshness_check() -> dict:
+    """Fail (and so alert) when dwh_db lags the feed by more than 30 minutes."""
+    from dwh_pipelines.maintenance.freshness import check_freshness
+
+    return check_freshness(task_settings(), current_run_id())
+
+
 @task(task_id="governance_apply")
 def governance_apply() -> dict:
     """Make the warehouse match governance/policy.yaml; pseudonymise; retention if set."""

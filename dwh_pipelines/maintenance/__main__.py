@@ -3,6 +3,7 @@
     python -m dwh_pipelines.maintenance backup [--keep N] [--database DB ...] [--run-id ID]
     python -m dwh_pipelines.maintenance restore-check DB [--against live|backup] [--run-id ID]
     python -m dwh_pipelines.maintenance vacuum [--run-id ID]
+    python -m dwh_pipelines.maintenance freshness [--max-lag-minutes 30] [--run-id ID]
 
 Prints the result as JSON; exits 1 with the reason on stderr when a check fails.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pipeline_core.logs import configure_cli_logging
 from pipeline_core.settings import WAREHOUSE_DATABASES, load_settings
@@ -42,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "vacuum", parents=[common], help="VACUUM (ANALYZE) each database, report index health"
     )
+    p_fresh = sub.add_parser(
+        "freshness", parents=[common], help="how far dwh_db lags the feed; exit 1 over the limit"
+    )
+    p_fresh.add_argument("--max-lag-minutes", type=float, default=30)
     args = parser.parse_args(argv)
     configure_cli_logging()
 
@@ -53,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         restore_check,
         vacuum_analyze,
     )
+    from dwh_pipelines.maintenance.freshness import FreshnessError, check_freshness
 
     settings = load_settings()
     try:
@@ -67,13 +73,17 @@ def main(argv: list[str] | None = None) -> int:
             result = restore_check(
                 settings, args.database, against=args.against, run_id=args.run_id
             )
+        elif args.command == "freshness":
+            result = check_freshness(
+                settings, args.run_id, max_lag=timedelta(minutes=args.max_lag_minutes)
+            )
         else:
             result = vacuum_analyze(settings, run_id=args.run_id)
     except RestoreCheckError as exc:
         print(json.dumps(exc.report, indent=2, default=str))
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (BackupError, PgToolError) as exc:
+    except (BackupError, PgToolError, FreshnessError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2, default=str))

@@ -26,7 +26,7 @@ def dagbag():
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"main_dag", "maintenance_dag", *MANUAL_DAGS}
+    assert set(dagbag.dag_ids) == {"main_dag", "maintenance_dag", "freshness_dag", *MANUAL_DAGS}
 
 
 def test_main_dag_runs_the_layers_in_order(dagbag):
@@ -58,3 +58,11 @@ def test_schedule_has_real_data_intervals_and_retries(dagbag):
 def test_single_layer_dags_are_manual(dagbag):
     for dag_id in MANUAL_DAGS:
         assert dagbag.dags[dag_id].schedule is None
+
+
+def test_freshness_dag_alerts_through_its_failure(dagbag):
+    dag = dagbag.dags["freshness_dag"]
+    task = dag.get_task("freshness_check")
+    assert task.retries == 0  # the lag is reported at once, not retried away
+    assert task.on_failure_callback and dag.on_failure_callback
+    assert dag.timetable.expression == "5-59/10 * * * *"
