@@ -90,11 +90,26 @@ def lake_convert() -> dict:
     return convert(task_settings(), current_run_id()).as_dict()
 
 
+def backfill_dates(start: datetime, end: datetime) -> list:
+    """Event dates a backfill run over [start, end) rebuilds: those whose midnight (UTC) it
+    covers. A day backfilled as 96 fifteen-minute runs is rebuilt once (by its 00:00 run),
+    a daily or longer interval rebuilds every day it spans."""
+    from datetime import UTC
+    from datetime import timedelta as td
+
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    day = start.date() if start.time() == datetime.min.time() else start.date() + td(days=1)
+    dates = []
+    while datetime.combine(day, datetime.min.time(), UTC) < end:
+        dates.append(day)
+        day += td(days=1)
+    return dates
+
+
 def _rebuild_dates() -> list:
     """Dates to rebuild besides the dirty ones: the ``rebuild_dates`` param, and for a
-    backfill run every event date its data interval covers."""
+    backfill run the event dates of its data interval (``backfill_dates``)."""
     from datetime import date
-    from datetime import timedelta as td
 
     from airflow.sdk import get_current_context
 
@@ -103,10 +118,7 @@ def _rebuild_dates() -> list:
     run = context.get("dag_run")
     start, end = context.get("data_interval_start"), context.get("data_interval_end")
     if run is not None and str(run.run_type).endswith("backfill") and start and end:
-        day = start.date()
-        while day < end.date() or day == start.date():
-            dates.add(day)
-            day += td(days=1)
+        dates.update(backfill_dates(start, end))
     return sorted(dates)
 
 

@@ -66,3 +66,21 @@ def test_freshness_dag_alerts_through_its_failure(dagbag):
     assert task.retries == 0  # the lag is reported at once, not retried away
     assert task.on_failure_callback and dag.on_failure_callback
     assert dag.timetable.expression == "5-59/10 * * * *"
+
+
+def test_backfill_rebuilds_each_covered_date_once():
+    from datetime import UTC, date, datetime, timedelta
+
+    from pipeline_core.airflow_tasks import backfill_dates
+
+    day = datetime(2019, 6, 1, tzinfo=UTC)
+    quarter = timedelta(minutes=15)
+    runs = [backfill_dates(day + i * quarter, day + (i + 1) * quarter) for i in range(2 * 96)]
+    assert [d for r in runs for d in r] == [date(2019, 6, 1), date(2019, 6, 2)]
+    assert runs[0] == [date(2019, 6, 1)] and runs[96] == [date(2019, 6, 2)]
+    # daily and longer intervals rebuild every day they span
+    assert backfill_dates(day, day + timedelta(days=1)) == [date(2019, 6, 1)]
+    assert backfill_dates(day - timedelta(hours=1), day + timedelta(days=2)) == [
+        date(2019, 6, 1),
+        date(2019, 6, 2),
+    ]
