@@ -59,8 +59,8 @@ _NODES: list[Node] = [
         "landing",
         "lake",
         "landing zone",
-        "s3://fleet-lake/landing/: unchanged copies of new source objects, exactly once per "
-        "(key, ETag) (manifest ops.lake_objects).",
+        "s3://fleet-lake/landing/: the unchanged bytes of new source objects, exactly once per "
+        "(key, ETag), 2,000 objects a bundle (manifest ops.lake_objects: bundle and byte range).",
         ("feed",),
     ),
     Node(
