@@ -41,20 +41,27 @@ CHECKS = [
 
 _INPUTS = [
     (
-        "src_vehicle_events",
+        # Rule: only updates with coordinates and a position time can count.
+        "int_vehicle_updates",
         [
             "event_key",
-            "event",
             "organization_id",
             "vehicle_id",
-            "event_at",
             "location_lat",
             "location_lng",
             "location_at",
-            "has_location",
+            "event_at",
             "event_date",
         ],
-        "SELECT {cols} FROM prod.stg_vehicle_events WHERE event_date = ANY(%(dates)s)",
+        "SELECT {cols} FROM prod.stg_vehicle_events"
+        " WHERE event_date = ANY(%(dates)s) AND event = 'update' AND has_location"
+        " ORDER BY organization_id, location_at",
+    ),
+    (
+        "src_vehicle_dates",
+        ["event_date", "vehicle_events", "first_event_at", "last_event_at"],
+        "SELECT event_date, count(*), min(event_at), max(event_at) FROM prod.stg_vehicle_events"
+        " WHERE event_date = ANY(%(dates)s) GROUP BY event_date",
     ),
     (
         "src_lifecycle_events",
@@ -115,10 +122,10 @@ def _counts(settings: Settings, dates: list[date]) -> dict[date, PartitionCounts
     counts = {d: PartitionCounts() for d in dates}
     with connect(settings, "semantic_db") as conn:
         for day, rows_in, rows_out in conn.execute(
-            """SELECT s.event_date, count(*), count(u.event_key)
-                 FROM dev.src_vehicle_events s
-                 LEFT JOIN dev.int_vehicle_updates u USING (event_key)
-                GROUP BY 1"""
+            """SELECT s.event_date, s.vehicle_events, coalesce(u.n, 0)
+                 FROM dev.src_vehicle_dates s
+                 LEFT JOIN (SELECT event_date, count(*) AS n FROM dev.int_vehicle_updates
+                             GROUP BY 1) u USING (event_date)"""
         ):
             counts[day] = PartitionCounts(rows_in=rows_in, rows_out=rows_out)
     return counts

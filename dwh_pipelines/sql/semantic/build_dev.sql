@@ -3,17 +3,9 @@
 -- sorts and hashes of a whole day stay in memory instead of spilling to disk
 SET LOCAL work_mem = '256MB';
 SET LOCAL TimeZone = 'UTC';
-TRUNCATE dev.int_vehicle_updates, dev.dim_organization, dev.dim_vehicle,
-         dev.dim_operating_period, dev.dim_date, dev.fact_vehicle_location,
-         dev.fact_vehicle_period_distance, dev.fact_client_daily_activity;
-
--- Rule: updates without coordinates or time are excluded.
-INSERT INTO dev.int_vehicle_updates
-SELECT event_key, organization_id, vehicle_id, location_lat, location_lng, location_at,
-       event_at, event_date
-  FROM dev.src_vehicle_events
- WHERE event = 'update' AND has_location
- ORDER BY organization_id, location_at;
+-- The dev tables are re-created empty by every build; dev.int_vehicle_updates arrives
+-- filled (rule: only updates with coordinates and a position time), relayed from staging
+-- in index order.
 -- tracks join positions to periods by organization and time range
 CREATE INDEX ON dev.int_vehicle_updates (organization_id, location_at);
 ANALYZE dev.int_vehicle_updates;
@@ -224,8 +216,8 @@ WITH bounds AS (
         SELECT min(date) AS d FROM prod.dim_date UNION ALL SELECT max(date) FROM prod.dim_date
         UNION ALL SELECT min(location_at)::date FROM dev.int_vehicle_updates
         UNION ALL SELECT max(location_at)::date FROM dev.int_vehicle_updates
-        UNION ALL SELECT min(event_at)::date FROM dev.src_vehicle_events
-        UNION ALL SELECT max(event_at)::date FROM dev.src_vehicle_events
+        UNION ALL SELECT min(first_event_at)::date FROM dev.src_vehicle_dates
+        UNION ALL SELECT max(last_event_at)::date FROM dev.src_vehicle_dates
         UNION ALL SELECT min(period_start)::date FROM dev.dim_operating_period
         UNION ALL SELECT max(period_finish)::date FROM dev.dim_operating_period
         UNION ALL SELECT min(first_seen_at)::date FROM dev.dim_organization

@@ -1,12 +1,11 @@
 -- Scratch inputs from staging_db prod (refilled on every build).
 CREATE SCHEMA IF NOT EXISTS dev;
-DROP TABLE IF EXISTS dev.src_vehicle_events, dev.src_lifecycle_events, dev.src_operating_period_events;
-CREATE UNLOGGED TABLE dev.src_vehicle_events (
-    event_key uuid, event text, organization_id text, vehicle_id text, event_at timestamptz,
-    location_lat double precision, location_lng double precision, location_at timestamptz,
-    has_location boolean, event_date date
+DROP TABLE IF EXISTS dev.src_vehicle_events, dev.src_vehicle_dates, dev.src_lifecycle_events,
+    dev.src_operating_period_events;
+CREATE UNLOGGED TABLE dev.src_vehicle_dates (
+    event_date date, vehicle_events bigint, first_event_at timestamptz, last_event_at timestamptz
 );
-COMMENT ON TABLE dev.src_vehicle_events IS 'Scratch: staged vehicle events of the event dates being rebuilt.';
+COMMENT ON TABLE dev.src_vehicle_dates IS 'Scratch: per event date being rebuilt, the staged vehicle events (count and time range); the positioned updates themselves go straight to dev.int_vehicle_updates.';
 CREATE UNLOGGED TABLE dev.src_lifecycle_events (
     event text, organization_id text, vehicle_id text, event_at timestamptz
 );
@@ -15,6 +14,10 @@ CREATE UNLOGGED TABLE dev.src_operating_period_events (
     event text, organization_id text, period_id text, event_at timestamptz,
     period_start timestamptz, period_finish timestamptz
 );
+COMMENT ON COLUMN dev.src_vehicle_dates.event_date IS 'Event date being rebuilt.';
+COMMENT ON COLUMN dev.src_vehicle_dates.vehicle_events IS 'Staged vehicle events of the date (all types).';
+COMMENT ON COLUMN dev.src_vehicle_dates.first_event_at IS 'Earliest event time of the date.';
+COMMENT ON COLUMN dev.src_vehicle_dates.last_event_at IS 'Latest event time of the date.';
 COMMENT ON TABLE dev.src_operating_period_events IS 'Scratch: every staged operating-period event (all dates; small).';
 DROP TABLE IF EXISTS dev.affected_periods, dev.rebuilt_activity_dates;
 CREATE TABLE dev.affected_periods (period_key uuid PRIMARY KEY);
@@ -23,16 +26,6 @@ COMMENT ON COLUMN dev.affected_periods.period_key IS 'Operating period key.';
 CREATE TABLE dev.rebuilt_activity_dates (date_key integer PRIMARY KEY);
 COMMENT ON TABLE dev.rebuilt_activity_dates IS 'Days whose client activity this build replaces.';
 COMMENT ON COLUMN dev.rebuilt_activity_dates.date_key IS 'Day, yyyymmdd.';
-COMMENT ON COLUMN dev.src_vehicle_events.event_key IS 'As staging prod.stg_vehicle_events.event_key.';
-COMMENT ON COLUMN dev.src_vehicle_events.event IS 'As staging prod.stg_vehicle_events.event.';
-COMMENT ON COLUMN dev.src_vehicle_events.organization_id IS 'As staging prod.stg_vehicle_events.organization_id.';
-COMMENT ON COLUMN dev.src_vehicle_events.vehicle_id IS 'As staging prod.stg_vehicle_events.vehicle_id.';
-COMMENT ON COLUMN dev.src_vehicle_events.event_at IS 'As staging prod.stg_vehicle_events.event_at.';
-COMMENT ON COLUMN dev.src_vehicle_events.location_lat IS 'As staging prod.stg_vehicle_events.location_lat.';
-COMMENT ON COLUMN dev.src_vehicle_events.location_lng IS 'As staging prod.stg_vehicle_events.location_lng.';
-COMMENT ON COLUMN dev.src_vehicle_events.location_at IS 'As staging prod.stg_vehicle_events.location_at.';
-COMMENT ON COLUMN dev.src_vehicle_events.has_location IS 'As staging prod.stg_vehicle_events.has_location.';
-COMMENT ON COLUMN dev.src_vehicle_events.event_date IS 'As staging prod.stg_vehicle_events.event_date.';
 COMMENT ON COLUMN dev.src_lifecycle_events.event IS 'register or deregister.';
 COMMENT ON COLUMN dev.src_lifecycle_events.organization_id IS 'Client owning the vehicle.';
 COMMENT ON COLUMN dev.src_lifecycle_events.vehicle_id IS 'Vehicle id.';
