@@ -13,7 +13,7 @@ SIZE ?= 1
 # backups kept per database
 KEEP ?= 7
 
-.PHONY: help install up down status dsn run test test-fast lint format airflow bench backup restore-check vacuum alert-test docs reports chromium governance user clean
+.PHONY: help install up down status dsn run test test-fast lint format airflow bench backup restore-check vacuum freshness alert-test docs reports chromium governance user clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -70,6 +70,9 @@ restore-check: $(STAMP)  ## restore DB's latest backup into <DB>_restore_check a
 
 vacuum: $(STAMP)  ## VACUUM (ANALYZE) every warehouse database, report invalid/unused indexes
 	$(PY) -m dwh_pipelines.maintenance vacuum
+
+freshness: $(STAMP)  ## how far dwh_db lags the feed (fails over 30 minutes, as freshness_dag alerts)
+	$(PY) -m dwh_pipelines.maintenance freshness
 
 alert-test: $(STAMP)  ## send a sample alert to FLEET_ALERT_WEBHOOK_URL / FLEET_ALERT_EMAIL_TO
 	$(PY) -m pipeline_core.alerting
