@@ -54,7 +54,15 @@ def _stage_in_child(name: str, settings, run_id: str) -> tuple[float, float]:
     t0 = time.perf_counter()
     step(settings, run_id)
     seconds = time.perf_counter() - t0
-    return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return seconds, _high_water_mb()
+
+
+def _high_water_mb() -> float:
+    """This process's own peak RSS (VmHWM; ru_maxrss would include the parent before exec)."""
+    for row in Path("/proc/self/status").read_text().splitlines():
+        if row.startswith("VmHWM:"):
+            return int(row.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_stages(settings, run_id: str) -> tuple[dict, float, float]:
