@@ -249,7 +249,8 @@ def _erd_section(d: erd.Diagram, index: int) -> Section:
         "exactly one parent, bar and circle = zero or one, crow's foot with circle = zero or "
         "many children. Derived from pg_constraint. Marts have no foreign keys: their logical "
         "links (a mart carrying a star table's whole key under the same column names) are "
-        "in the table only.",
+        "in the table only. fact_vehicle_location declares none either (a per-point check "
+        "costs more than the build; orphan_facts audits them): its links are logical.",
         anchor=f"erd-{index}",
     )
 
@@ -413,7 +414,9 @@ def erd_markdown(diags: list[erd.Diagram]) -> str:
     lines += [
         "Relationships are the foreign keys in `pg_constraint` (solid). Marts have no "
         "foreign keys; a mart carrying a star table's whole primary or unique key under the "
-        "same column names is linked logically (dotted).",
+        "same column names is linked logically (dotted). So is `fact_vehicle_location` to the "
+        "dimensions whose surrogate keys it carries: a per-point foreign-key check would cost "
+        "more than the build, and the blocking `orphan_facts` check audits them instead.",
         "",
     ]
     for d in diags:

@@ -130,6 +130,10 @@ def _logical(
             for key in unique[parent.qualified]:
                 if not set(key) <= set(cols):
                     continue
+                if child.schema not in logical_from and not (
+                    len(key) == 1 and key[0].endswith("_key")
+                ):
+                    continue  # outside the marts, only references to a surrogate key
                 out.append(
                     Relationship(
                         child=child.qualified,
