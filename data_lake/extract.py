@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -171,26 +171,39 @@ def extract(
 
         t0 = time.monotonic()
         done = landed_bytes = 0
+
+        def store(landed: list[tuple[SourceObject, bytes]], key: str) -> int:
+            body = b"".join(b for _, b in landed)
+            try:
+                s3.put_object(Bucket=settings.lake_bucket, Key=key, Body=body)
+            except (ClientError, BotoCoreError) as exc:
+                raise RuntimeError(
+                    f"writing s3://{settings.lake_bucket}/{key} "
+                    f"({len(landed)} objects from {landed[0][0].key}) failed: {exc}"
+                ) from exc
+            _record(conn, landed, key, run_id)
+            return len(body)
+
+        # one bundle is stored (PUT + manifest) while the next one is read
         with (
             connect(settings, OPS_DATABASE) as conn,
             ThreadPoolExecutor(max_workers=max_workers) as pool,
+            ThreadPoolExecutor(max_workers=1) as writer,
         ):
             per_bundle = bundle_objects or settings.landing_bundle_objects
+            pending: tuple[Future, int, str] | None = None
             for group in bundles(todo, per_bundle, bundle_bytes):
                 landed = _fetch_source(s3, settings.source_bucket, group, pool)
+                if pending is not None:
+                    landed_bytes += pending[0].result()
+                    done += pending[1]
+                    log_event("extract.progress", landed=done, of=len(todo), bundle=pending[2])
                 key = bundle_key(group)
-                body = b"".join(b for _, b in landed)
-                try:
-                    s3.put_object(Bucket=settings.lake_bucket, Key=key, Body=body)
-                except (ClientError, BotoCoreError) as exc:
-                    raise RuntimeError(
-                        f"writing s3://{settings.lake_bucket}/{key} "
-                        f"({len(group)} objects from {group[0].key}) failed: {exc}"
-                    ) from exc
-                _record(conn, landed, key, run_id)
-                done += len(group)
-                landed_bytes += len(body)
-                log_event("extract.progress", landed=done, of=len(todo), bundle=key)
+                pending = (writer.submit(store, landed, key), len(group), key)
+            if pending is not None:
+                landed_bytes += pending[0].result()
+                done += pending[1]
+                log_event("extract.progress", landed=done, of=len(todo), bundle=pending[2])
         log_event(
             "extract.landed",
             objects=done,
