@@ -1,7 +1,9 @@
 """raw_db (L1): load the lake's Parquet partitions as they are, by COPY.
 
-Each dirty event date is replaced whole (all batches' files of that date) in one
-transaction, so a rerun gives the same rows.
+For each event date the lake wrote since raw last did, only its new files are appended
+(``raw.loaded_files``); a date asked for explicitly, or one whose loaded files changed,
+is replaced whole. One transaction per run, stamped with a load (``raw.load_log``), so a
+rerun gives the same rows and staging knows exactly which rows are new.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ import pyarrow.parquet as pq
 from psycopg import sql
 
 from data_lake.schema import DATASETS, PARQUET_PREFIX
-from dwh_pipelines.partitions import LayerResult, PartitionCounts, dirty_dates, record_partitions
+from dwh_pipelines.partitions import (
+    LayerResult,
+    PartitionCounts,
+    dirty_dates,
+    ensure_load_log,
+    log_load,
+    next_load_seq,
+    record_partitions,
+)
 from dwh_pipelines.transfer import copy_arrow
 from pipeline_core.arrow_utils import constant
 from pipeline_core.audit import audited, ensure_ops_schema
@@ -36,41 +46,114 @@ def partition_files(fs: pafs.FileSystem, bucket: str, dataset: str, day: date) -
     )
 
 
-def _batches(fs, files: list[str], day: date, run_id: str) -> Iterator[pa.RecordBatch]:
+def _batches(
+    fs, files: list[str], day: date, run_id: str, load_seq: int, rows: dict[str, int]
+) -> Iterator[pa.RecordBatch]:
     for path in files:
+        rows[path] = 0
         with fs.open_input_file(path) as handle:
             for batch in pq.ParquetFile(handle).iter_batches(batch_size=100_000):
                 n = batch.num_rows
-                yield batch.append_column(
-                    "event_date", constant(day, pa.date32(), n)
-                ).append_column("load_run_id", constant(run_id, pa.string(), n))
+                rows[path] += n
+                yield (
+                    batch.append_column("event_date", constant(day, pa.date32(), n))
+                    .append_column("load_run_id", constant(run_id, pa.string(), n))
+                    .append_column("load_seq", constant(load_seq, pa.int64(), n))
+                )
+
+
+def _loaded_files(conn, dataset: str, day: date) -> set[str]:
+    return {
+        r[0]
+        for r in conn.execute(
+            "SELECT path FROM raw.loaded_files WHERE dataset = %s AND event_date = %s",
+            (dataset, day),
+        )
+    }
+
+
+def _load_partition(
+    conn, fs, settings: Settings, dataset: str, day: date, run_id: str, load_seq: int, whole: bool
+) -> tuple[int, int]:
+    """Load one dataset's date: all its files when ``whole``, else the ones raw lacks."""
+    table = sql.Identifier("raw", dataset)
+    files = partition_files(fs, settings.lake_bucket, dataset, day)
+    if whole:
+        conn.execute(sql.SQL("DELETE FROM {} WHERE event_date = %s").format(table), (day,))
+        conn.execute(
+            "DELETE FROM raw.loaded_files WHERE dataset = %s AND event_date = %s", (dataset, day)
+        )
+    else:
+        loaded = _loaded_files(conn, dataset, day)
+        files = [f for f in files if f not in loaded]
+    rows: dict[str, int] = {}
+    n = copy_arrow(conn, table, _batches(fs, files, day, run_id, load_seq, rows))
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO raw.loaded_files (dataset, event_date, path, rows, load_seq)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            [(dataset, day, path, k, load_seq) for path, k in rows.items()],
+        )
+    return len(files), n
+
+
+def _must_replace(conn, fs, settings: Settings, day: date) -> bool:
+    """A date is replaced whole when a file raw loaded is gone from the lake, or when it
+    holds rows loaded before files were tracked (load_seq 0)."""
+    for dataset in DATASETS:
+        loaded = _loaded_files(conn, dataset, day)
+        if not loaded <= set(partition_files(fs, settings.lake_bucket, dataset, day)):
+            return True
+        untracked = sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM {} WHERE event_date = %s AND load_seq = 0)"
+        ).format(sql.Identifier("raw", dataset))
+        if conn.execute(untracked, (day,)).fetchone()[0]:
+            return True
+    return False
 
 
 def load_raw(
     settings: Settings, run_id: str, *, dates: Iterable[date] = (), fs=None
 ) -> LayerResult:
-    """Replace raw_db's partitions for every dirty date (and ``dates``) from the lake."""
+    """Bring raw_db up to the lake for every dirty date: append new files, or replace
+    the date whole (``dates``, or when its loaded files changed)."""
     ensure_ops_schema(settings)
     fs = fs or arrow_filesystem(settings)
+    whole = set(dates)
     result = LayerResult("raw", dirty_dates(settings, "raw", dates))
     with audited(settings, run_id, "raw.load") as audit:
         with transaction(settings, "raw_db") as conn:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.raw'))")
             execute_sql_file(conn, SQL_DIR / "schema.sql")
+            ensure_load_log(conn, "raw")
+            load_seq = next_load_seq(conn, "raw")
             for day in result.event_dates:
                 counts = result.counts.setdefault(day, PartitionCounts())
+                replace = day in whole or _must_replace(conn, fs, settings, day)
                 for dataset in DATASETS:
-                    table = sql.Identifier("raw", dataset)
-                    conn.execute(
-                        sql.SQL("DELETE FROM {} WHERE event_date = %s").format(table), (day,)
+                    files, n = _load_partition(
+                        conn, fs, settings, dataset, day, run_id, load_seq, replace
                     )
-                    files = partition_files(fs, settings.lake_bucket, dataset, day)
-                    n = copy_arrow(conn, table, _batches(fs, files, day, run_id))
                     counts.rows_in += n
                     counts.rows_out += n
                     log_event(
-                        "raw.partition", dataset=dataset, event_date=day, files=len(files), rows=n
+                        "raw.partition",
+                        dataset=dataset,
+                        event_date=day,
+                        files=files,
+                        rows=n,
+                        mode="replace" if replace else "append",
                     )
+                if not replace:
+                    result.appended.add(day)
+            log_load(
+                conn,
+                "raw",
+                load_seq,
+                {d: c.rows_out for d, c in result.counts.items()},
+                result.appended,
+                run_id,
+            )
         record_partitions(settings, result, run_id)
         totals = result.totals()
         audit.rows_in, audit.rows_out = totals.rows_in, totals.rows_out

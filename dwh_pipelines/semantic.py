@@ -1,9 +1,11 @@
 """semantic_db (L3): the Kimball model and the business rules, with write-audit-publish.
 
-Inputs are streamed from staging_db prod: the rebuilt dates' vehicle events, and every
-lifecycle and operating-period event (small, and a delete may arrive days after its
-create). Facts are rebuilt for every operating period the rebuilt dates touch or whose
-definition changed, so a period that spans midnight is always computed whole.
+Inputs are streamed from staging_db prod: the vehicle events of staging's loads after the
+watermark (dates replaced whole, or the rows appended to a date), and every lifecycle and
+operating-period event (small, and a delete may arrive days after its create). Facts are
+rebuilt for every operating period that a replaced date touches, that a new position falls
+in, or whose definition changed, so a period that spans midnight is always computed whole
+and a 15-minute load recomputes only the periods of those 15 minutes.
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ from pathlib import Path
 
 from psycopg import sql
 
-from dwh_pipelines.partitions import LayerResult, PartitionCounts, dirty_dates, record_partitions
+from dwh_pipelines.partitions import (
+    SLICE_FILTER,
+    LayerResult,
+    PartitionCounts,
+    Slice,
+    advance_watermark,
+    ensure_load_log,
+    pending_slice,
+    record_partitions,
+)
 from dwh_pipelines.quality import Check, gate, run_checks
 from dwh_pipelines.transfer import relay
 from pipeline_core.audit import audited, ensure_ops_schema
@@ -54,14 +65,14 @@ _INPUTS = [
             "event_date",
         ],
         "SELECT {cols} FROM prod.stg_vehicle_events"
-        " WHERE event_date = ANY(%(dates)s) AND event = 'update' AND has_location"
+        " WHERE {slice} AND event = 'update' AND has_location"
         " ORDER BY organization_id, location_at",
     ),
     (
         "src_vehicle_dates",
         ["event_date", "vehicle_events", "first_event_at", "last_event_at"],
         "SELECT event_date, count(*), min(event_at), max(event_at) FROM prod.stg_vehicle_events"
-        " WHERE event_date = ANY(%(dates)s) GROUP BY event_date",
+        " WHERE {slice} GROUP BY event_date",
     ),
     (
         "src_lifecycle_events",
@@ -99,12 +110,22 @@ def create_model_tables(conn, schema: str, tables: list[str] = MODEL_TABLES) -> 
 def ensure_schema(conn) -> None:
     execute_sql_file(conn, SQL_DIR / "functions.sql")
     create_model_tables(conn, "prod")
+    ensure_load_log(conn, "prod")
     recreate_scratch_tables(conn, MODEL_TABLES)
 
 
-def build_dev(settings: Settings, dates: list[date]) -> None:
+def pending(settings: Settings, dates: Iterable[date] = ()) -> Slice:
+    """staging's loads semantic has not published yet; ``dates`` are rebuilt whole."""
+    with connect(settings, "staging_db") as stg, connect(settings, "semantic_db") as sem:
+        with sem.transaction():
+            sem.execute("CREATE SCHEMA IF NOT EXISTS prod")
+            ensure_load_log(sem, "prod")
+        return pending_slice(stg, "prod", sem, "prod", dates)
+
+
+def build_dev(settings: Settings, cut: Slice) -> None:
     """Stream inputs from staging prod and build the dev model (one transaction)."""
-    params = {"dates": dates, "max_kmh": settings.max_speed_kmh}
+    params = {"dates": cut.replace, "max_kmh": settings.max_speed_kmh}
     with connect(settings, "staging_db") as stg, connect(settings, "semantic_db") as sem:
         with sem.transaction():
             sem.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.semantic.dev'))")
@@ -112,9 +133,10 @@ def build_dev(settings: Settings, dates: list[date]) -> None:
             execute_sql_file(sem, SQL_DIR / "src_tables.sql")
             for table, columns, query in _INPUTS:
                 select = sql.SQL(query).format(
-                    cols=sql.SQL(", ").join(map(sql.Identifier, columns))
+                    cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+                    slice=sql.SQL(SLICE_FILTER),
                 )
-                relay(stg, select, sem, sql.Identifier("dev", table), columns, {"dates": dates})
+                relay(stg, select, sem, sql.Identifier("dev", table), columns, cut.params())
             execute_sql_file(sem, SQL_DIR / "build_dev.sql", params)
 
 
@@ -131,11 +153,14 @@ def _counts(settings: Settings, dates: list[date]) -> dict[date, PartitionCounts
     return counts
 
 
-def publish(settings: Settings, dates: list[date]) -> None:
+def publish(settings: Settings, cut: Slice) -> None:
+    """Replace the affected facts, the rebuilt dates' updates and the dimensions, append
+    the new updates and move the watermark, atomically."""
     with connect(settings, "semantic_db") as conn:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.semantic.prod'))")
-            execute_sql_file(conn, SQL_DIR / "publish.sql", {"dates": dates})
+            execute_sql_file(conn, SQL_DIR / "publish.sql", {"dates": cut.replace})
+            advance_watermark(conn, "prod", cut)
 
 
 def build_semantic(
@@ -145,12 +170,14 @@ def build_semantic(
     dates: Iterable[date] = (),
     checks: list[Check] | None = None,
 ) -> LayerResult:
-    """Write (dev), audit (checks), publish (prod) the semantic model for the dirty dates."""
+    """Write (dev), audit (checks), publish (prod) the semantic model for staging's new
+    loads (``dates`` rebuilt whole)."""
     ensure_ops_schema(settings)
-    result = LayerResult("semantic", dirty_dates(settings, "semantic", dates))
+    cut = pending(settings, dates)
+    result = LayerResult("semantic", cut.dates, appended=set(cut.append))
     with audited(settings, run_id, "semantic.build") as audit:
         if result.event_dates:
-            build_dev(settings, result.event_dates)
+            build_dev(settings, cut)
             result.counts = _counts(settings, result.event_dates)
             results = run_checks(
                 settings,
@@ -162,7 +189,7 @@ def build_semantic(
                 params={"max_kmh": settings.max_speed_kmh},
             )
             gate("semantic", results, result.event_dates)
-            publish(settings, result.event_dates)
+            publish(settings, cut)
             record_partitions(settings, result, run_id)
         totals = result.totals()
         audit.rows_in, audit.rows_out = totals.rows_in, totals.rows_out

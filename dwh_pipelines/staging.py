@@ -1,7 +1,8 @@
 """staging_db (L2): cleaned, conformed events with write-audit-publish.
 
-dirty raw partitions -> dev.src_* (streamed COPY) -> dev.stg_* (set-based SQL) ->
-checks -> publish to prod (one transaction) only if no blocking check failed.
+raw loads after the watermark (dates replaced whole, rows appended) -> dev.src_* (streamed
+COPY) -> dev.stg_* (set-based SQL) -> checks -> publish to prod, the load log and the
+watermark (one transaction) only if no blocking check failed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,18 @@ from pathlib import Path
 
 from psycopg import sql
 
-from dwh_pipelines.partitions import LayerResult, PartitionCounts, dirty_dates, record_partitions
+from dwh_pipelines.partitions import (
+    SLICE_FILTER,
+    LayerResult,
+    PartitionCounts,
+    Slice,
+    advance_watermark,
+    ensure_load_log,
+    log_load,
+    next_load_seq,
+    pending_slice,
+    record_partitions,
+)
 from dwh_pipelines.quality import Check, gate, run_checks
 from dwh_pipelines.transfer import relay
 from pipeline_core.audit import audited, ensure_ops_schema
@@ -34,6 +46,7 @@ SRC_COLUMNS = {
         "source_key",
         "source_line",
         "ingestion_run_id",
+        "batch_id",
         "event_date",
     ],
     "operating_period_events": [
@@ -46,6 +59,7 @@ SRC_COLUMNS = {
         "source_key",
         "source_line",
         "ingestion_run_id",
+        "batch_id",
         "event_date",
     ],
 }
@@ -81,20 +95,31 @@ TABLES = [
 
 def ensure_schema(conn) -> None:
     execute_sql_file(conn, SQL_DIR / "schema.sql", schema="prod")
+    ensure_load_log(conn, "prod")
     recreate_scratch_tables(conn, TABLES)
 
 
-def build_dev(settings: Settings, dates: list[date]) -> None:
-    """Refill dev.src_* with the raw partitions and rebuild the dev tables (one transaction)."""
+def pending(settings: Settings, dates: Iterable[date] = ()) -> Slice:
+    """raw's loads staging has not published yet; ``dates`` are rebuilt whole."""
+    with connect(settings, "raw_db") as raw, connect(settings, "staging_db") as stg:
+        with stg.transaction():
+            execute_sql_file(stg, SQL_DIR / "schema.sql", schema="prod")
+            ensure_load_log(stg, "prod")
+        return pending_slice(raw, "raw", stg, "prod", dates)
+
+
+def build_dev(settings: Settings, cut: Slice, load_seq: int) -> None:
+    """Refill dev.src_* with the slice of raw and rebuild the dev tables (one transaction)."""
     with connect(settings, "raw_db") as raw, connect(settings, "staging_db") as stg:
         with stg.transaction():
             stg.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.staging.dev'))")
             ensure_schema(stg)
             execute_sql_file(stg, SQL_DIR / "src_tables.sql")
             for dataset, columns in SRC_COLUMNS.items():
-                query = sql.SQL("SELECT {} FROM {} WHERE event_date = ANY(%(dates)s)").format(
+                query = sql.SQL("SELECT {} FROM {} WHERE {}").format(
                     sql.SQL(", ").join(map(sql.Identifier, columns)),
                     sql.Identifier("raw", dataset),
+                    sql.SQL(SLICE_FILTER),
                 )
                 relay(
                     raw,
@@ -102,9 +127,13 @@ def build_dev(settings: Settings, dates: list[date]) -> None:
                     stg,
                     sql.Identifier("dev", f"src_{dataset}"),
                     columns,
-                    {"dates": dates},
+                    cut.params(),
                 )
-            execute_sql_file(stg, SQL_DIR / "build_dev.sql")
+            execute_sql_file(
+                stg,
+                SQL_DIR / "build_dev.sql",
+                {"append_dates": cut.append, "load_seq": load_seq},
+            )
 
 
 def _counts(settings: Settings, dates: list[date]) -> dict[date, PartitionCounts]:
@@ -124,12 +153,18 @@ def _counts(settings: Settings, dates: list[date]) -> dict[date, PartitionCounts
     return counts
 
 
-def publish(settings: Settings, dates: list[date]) -> None:
-    """Replace prod's partitions for ``dates`` with dev's, atomically."""
+def publish(
+    settings: Settings, result: LayerResult, cut: Slice, load_seq: int, run_id: str
+) -> None:
+    """Replace prod's rebuilt dates and append the rest, log the load and move the
+    watermark, atomically."""
     with connect(settings, "staging_db") as conn:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.staging.prod'))")
-            execute_sql_file(conn, SQL_DIR / "publish.sql", {"dates": dates})
+            execute_sql_file(conn, SQL_DIR / "publish.sql", {"replace_dates": cut.replace})
+            rows = {d: c.rows_out for d, c in result.counts.items()}
+            log_load(conn, "prod", load_seq, rows, result.appended, run_id)
+            advance_watermark(conn, "prod", cut)
 
 
 def build_staging(
@@ -139,12 +174,15 @@ def build_staging(
     dates: Iterable[date] = (),
     checks: list[Check] | None = None,
 ) -> LayerResult:
-    """Write (dev), audit (checks), publish (prod) the dirty dates of staging."""
+    """Write (dev), audit (checks), publish (prod) raw's new loads (``dates`` whole)."""
     ensure_ops_schema(settings)
-    result = LayerResult("staging", dirty_dates(settings, "staging", dates))
+    cut = pending(settings, dates)
+    result = LayerResult("staging", cut.dates, appended=set(cut.append))
     with audited(settings, run_id, "staging.build") as audit:
         if result.event_dates:
-            build_dev(settings, result.event_dates)
+            with connect(settings, "staging_db") as conn:
+                load_seq = next_load_seq(conn, "prod")
+            build_dev(settings, cut, load_seq)
             result.counts = _counts(settings, result.event_dates)
             results = run_checks(
                 settings,
@@ -153,9 +191,10 @@ def build_staging(
                 CHECKS if checks is None else checks,
                 run_id=run_id,
                 dates=result.event_dates,
+                params={"append_dates": cut.append},
             )
             gate("staging", results, result.event_dates)
-            publish(settings, result.event_dates)
+            publish(settings, result, cut, load_seq, run_id)
             record_partitions(settings, result, run_id)
         totals = result.totals()
         audit.rows_in, audit.rows_out = totals.rows_in, totals.rows_out

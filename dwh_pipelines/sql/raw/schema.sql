@@ -1,6 +1,6 @@
 -- raw_db (L1): the lake's Parquet rows as they are, plus load lineage.
 CREATE SCHEMA IF NOT EXISTS raw;
-COMMENT ON SCHEMA raw IS 'L1: lake rows as they are, one table per lake dataset, replaced per event date.';
+COMMENT ON SCHEMA raw IS 'L1: lake rows as they are, one table per lake dataset; new lake files are appended, a changed event date is replaced whole.';
 
 CREATE TABLE IF NOT EXISTS raw.vehicle_events (
     event            text        NOT NULL,
@@ -16,9 +16,13 @@ CREATE TABLE IF NOT EXISTS raw.vehicle_events (
     batch_id         text        NOT NULL,
     event_date       date        NOT NULL,
     load_run_id      text        NOT NULL,
-    loaded_at        timestamptz NOT NULL DEFAULT now()
+    loaded_at        timestamptz NOT NULL DEFAULT now(),
+    load_seq         bigint      NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS vehicle_events_event_date ON raw.vehicle_events (event_date);
+ALTER TABLE raw.vehicle_events ADD COLUMN IF NOT EXISTS load_seq bigint NOT NULL DEFAULT 0;
+DROP INDEX IF EXISTS raw.vehicle_events_event_date;
+-- a date's rows, and the rows a load appended to it (what staging takes next)
+CREATE INDEX IF NOT EXISTS vehicle_events_event_date_load ON raw.vehicle_events (event_date, load_seq);
 
 CREATE TABLE IF NOT EXISTS raw.operating_period_events (
     event            text        NOT NULL,
@@ -33,9 +37,13 @@ CREATE TABLE IF NOT EXISTS raw.operating_period_events (
     batch_id         text        NOT NULL,
     event_date       date        NOT NULL,
     load_run_id      text        NOT NULL,
-    loaded_at        timestamptz NOT NULL DEFAULT now()
+    loaded_at        timestamptz NOT NULL DEFAULT now(),
+    load_seq         bigint      NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS operating_period_events_event_date ON raw.operating_period_events (event_date);
+ALTER TABLE raw.operating_period_events ADD COLUMN IF NOT EXISTS load_seq bigint NOT NULL DEFAULT 0;
+DROP INDEX IF EXISTS raw.operating_period_events_event_date;
+-- a date's rows, and the rows a load appended to it (what staging takes next)
+CREATE INDEX IF NOT EXISTS operating_period_events_event_date_load ON raw.operating_period_events (event_date, load_seq);
 
 COMMENT ON TABLE raw.vehicle_events IS 'Vehicle events (register, update, deregister) as converted in the lake.';
 COMMENT ON TABLE raw.operating_period_events IS 'Operating-period events (create, delete) as converted in the lake.';
@@ -66,3 +74,20 @@ COMMENT ON COLUMN raw.operating_period_events.batch_id IS 'Lineage: lake convers
 COMMENT ON COLUMN raw.operating_period_events.event_date IS 'Partition: UTC date of event_at.';
 COMMENT ON COLUMN raw.operating_period_events.load_run_id IS 'Run that loaded the partition into raw_db.';
 COMMENT ON COLUMN raw.operating_period_events.loaded_at IS 'When the partition was loaded.';
+COMMENT ON COLUMN raw.vehicle_events.load_seq IS 'The raw load that wrote the row (raw.load_log).';
+COMMENT ON COLUMN raw.operating_period_events.load_seq IS 'The raw load that wrote the row (raw.load_log).';
+
+CREATE TABLE IF NOT EXISTS raw.loaded_files (
+    dataset    text    NOT NULL,
+    event_date date    NOT NULL,
+    path       text    NOT NULL,
+    rows       bigint  NOT NULL,
+    load_seq   bigint  NOT NULL,
+    PRIMARY KEY (dataset, event_date, path)
+);
+COMMENT ON TABLE raw.loaded_files IS 'Lake Parquet files whose rows raw holds: a date gets only its new files appended, unless a loaded file is gone (then the date is replaced).';
+COMMENT ON COLUMN raw.loaded_files.dataset IS 'Lake dataset (table name in raw).';
+COMMENT ON COLUMN raw.loaded_files.event_date IS 'Partition of the file.';
+COMMENT ON COLUMN raw.loaded_files.path IS 'File path in the lake bucket.';
+COMMENT ON COLUMN raw.loaded_files.rows IS 'Rows loaded from the file.';
+COMMENT ON COLUMN raw.loaded_files.load_seq IS 'The raw load that read it.';

@@ -1,5 +1,7 @@
--- Build the semantic model's dev tables. Parameters: %(dates)s event dates being rebuilt,
--- %(max_kmh)s the GPS-jump speed limit. Facts are rebuilt per affected operating period.
+-- Build the semantic model's dev tables. Parameters: %(dates)s event dates rebuilt whole
+-- (their updates are all in dev.int_vehicle_updates and replace prod's), %(max_kmh)s the
+-- GPS-jump speed limit. Other new updates in dev are appended to prod's. Facts are rebuilt
+-- per affected operating period.
 -- sorts and hashes of a whole day stay in memory instead of spilling to disk
 SET LOCAL work_mem = '256MB';
 SET LOCAL TimeZone = 'UTC';
@@ -10,7 +12,8 @@ SET LOCAL TimeZone = 'UTC';
 CREATE INDEX ON dev.int_vehicle_updates (organization_id, location_at);
 ANALYZE dev.int_vehicle_updates;
 
--- Every positioned update after this build: published dates not rebuilt + the rebuilt ones.
+-- Every positioned update after this build: published ones (but of dates rebuilt whole) +
+-- this build's.
 CREATE OR REPLACE TEMP VIEW all_updates AS
 SELECT * FROM prod.int_vehicle_updates WHERE event_date <> ALL(%(dates)s)
 UNION ALL
@@ -103,13 +106,17 @@ SELECT DISTINCT ON (v.organization_id) md5('organization|' || v.organization_id)
  WHERE NOT EXISTS (SELECT 1 FROM dev.dim_organization o WHERE o.organization_id = v.organization_id)
  ORDER BY v.organization_id, v.registered_at;
 
--- Periods whose facts are replaced: overlapping a rebuilt date (with an hour of margin for
--- positions taken just before their event time), or changed, new or gone since prod.
+-- Periods whose facts are replaced: overlapping a date rebuilt whole (with an hour of
+-- margin for positions taken just before their event time), holding a new position, or
+-- changed, new or gone since prod.
 INSERT INTO dev.affected_periods
 SELECT period_key FROM dev.dim_operating_period p
  WHERE EXISTS (SELECT 1 FROM unnest(%(dates)s::date[]) d
                 WHERE p.period_start < d + interval '1 day 1 hour'
                   AND p.period_finish > d - interval '1 hour')
+    OR EXISTS (SELECT 1 FROM dev.int_vehicle_updates u
+                WHERE u.organization_id = p.organization_id
+                  AND u.location_at >= p.period_start AND u.location_at < p.period_finish)
 UNION
 SELECT coalesce(n.period_key, o.period_key)
   FROM dev.dim_operating_period n

@@ -1,5 +1,8 @@
--- Build the dev tables of staging_db from dev.src_* (the raw partitions being rebuilt).
--- Deduplicate first (an exact duplicate is the same event), then reject what breaks a rule.
+-- Build the dev tables of staging_db from dev.src_* (the raw rows of this load: whole dates
+-- to replace, or rows appended to %(append_dates)s). Deduplicate first (an exact duplicate
+-- is the same event; the copy of the earliest lake batch is kept, and on an appended date a
+-- copy already published in prod wins), then reject what breaks a rule.
+-- Parameters: %(append_dates)s, %(load_seq)s the load stamped on the staged rows.
 -- sorts and hashes of a whole day stay in memory instead of spilling to disk
 SET LOCAL work_mem = '256MB';
 SET LOCAL TimeZone = 'UTC';
@@ -18,7 +21,14 @@ keyed AS (
       FROM source
 )
 SELECT keyed.*,
-       row_number() OVER (PARTITION BY event_key ORDER BY source_key, source_line) AS copy_no,
+       row_number() OVER (PARTITION BY event_key ORDER BY batch_id, source_key, source_line)
+       + CASE WHEN event_date = ANY(%(append_dates)s)
+                   AND (EXISTS (SELECT 1 FROM prod.stg_vehicle_events p
+                                 WHERE p.event_key = keyed.event_key)
+                        OR EXISTS (SELECT 1 FROM prod.stg_rejected_events r
+                                    WHERE r.event_date = keyed.event_date
+                                      AND r.entity = 'vehicle' AND r.event_key = keyed.event_key))
+              THEN 1 ELSE 0 END AS copy_no,
        CASE
            WHEN event NOT IN ('register', 'update', 'deregister')
                THEN 'accepted_values: vehicle event must be register, update or deregister'
@@ -43,7 +53,7 @@ INSERT INTO dev.stg_vehicle_events
 SELECT event_key, event, organization_id, vehicle_id, event_at,
        location_lat, location_lng, location_at,
        (location_lat IS NOT NULL AND location_lng IS NOT NULL AND location_at IS NOT NULL),
-       event_date, source_key, source_line, ingestion_run_id
+       event_date, source_key, source_line, ingestion_run_id, %(load_seq)s
   FROM keyed_vehicle WHERE copy_no = 1 AND reject_reason IS NULL;
 
 -- operating-period events -----------------------------------------------------------------
@@ -58,7 +68,15 @@ keyed AS (
       FROM source
 )
 SELECT keyed.*,
-       row_number() OVER (PARTITION BY event_key ORDER BY source_key, source_line) AS copy_no,
+       row_number() OVER (PARTITION BY event_key ORDER BY batch_id, source_key, source_line)
+       + CASE WHEN event_date = ANY(%(append_dates)s)
+                   AND (EXISTS (SELECT 1 FROM prod.stg_operating_period_events p
+                                 WHERE p.event_key = keyed.event_key)
+                        OR EXISTS (SELECT 1 FROM prod.stg_rejected_events r
+                                    WHERE r.event_date = keyed.event_date
+                                      AND r.entity = 'operating_period'
+                                      AND r.event_key = keyed.event_key))
+              THEN 1 ELSE 0 END AS copy_no,
        CASE
            WHEN event NOT IN ('create', 'delete')
                THEN 'accepted_values: operating-period event must be create or delete'
@@ -81,7 +99,7 @@ SELECT 'operating_period', event_key, event_date, reject_reason, source_key, sou
 
 INSERT INTO dev.stg_operating_period_events
 SELECT event_key, event, organization_id, period_id, event_at, period_start, period_finish,
-       event_date, source_key, source_line, ingestion_run_id
+       event_date, source_key, source_line, ingestion_run_id, %(load_seq)s
   FROM keyed_period WHERE copy_no = 1 AND reject_reason IS NULL;
 
 ANALYZE dev.stg_vehicle_events;

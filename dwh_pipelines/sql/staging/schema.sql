@@ -15,9 +15,14 @@ CREATE TABLE IF NOT EXISTS {schema}.stg_vehicle_events (
     event_date       date             NOT NULL,
     source_key       text             NOT NULL,
     source_line      integer          NOT NULL,
-    ingestion_run_id text             NOT NULL
+    ingestion_run_id text             NOT NULL,
+    load_seq         bigint           NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS stg_vehicle_events_date ON {schema}.stg_vehicle_events (event_date);
+ALTER TABLE {schema}.stg_vehicle_events ADD COLUMN IF NOT EXISTS load_seq bigint NOT NULL DEFAULT 0;
+DROP INDEX IF EXISTS {schema}.stg_vehicle_events_date;
+-- a date's rows, and the rows a load appended to it (what semantic takes next)
+CREATE INDEX IF NOT EXISTS stg_vehicle_events_date_load ON {schema}.stg_vehicle_events (event_date, load_seq);
+COMMENT ON COLUMN {schema}.stg_vehicle_events.load_seq IS 'The staging load that published the row (prod.load_log).';
 COMMENT ON TABLE {schema}.stg_vehicle_events IS 'Cleaned vehicle events: typed, UTC, accepted values only, exact duplicates and re-delivered lines removed.';
 COMMENT ON COLUMN {schema}.stg_vehicle_events.event_key IS 'Surrogate key: hash of the event content, so the same event always gets the same key.';
 COMMENT ON COLUMN {schema}.stg_vehicle_events.event IS 'register, update or deregister.';
@@ -44,9 +49,14 @@ CREATE TABLE IF NOT EXISTS {schema}.stg_operating_period_events (
     event_date       date        NOT NULL,
     source_key       text        NOT NULL,
     source_line      integer     NOT NULL,
-    ingestion_run_id text        NOT NULL
+    ingestion_run_id text        NOT NULL,
+    load_seq         bigint           NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS stg_operating_period_events_date ON {schema}.stg_operating_period_events (event_date);
+ALTER TABLE {schema}.stg_operating_period_events ADD COLUMN IF NOT EXISTS load_seq bigint NOT NULL DEFAULT 0;
+DROP INDEX IF EXISTS {schema}.stg_operating_period_events_date;
+-- a date's rows, and the rows a load appended to it (what semantic takes next)
+CREATE INDEX IF NOT EXISTS stg_operating_period_events_date_load ON {schema}.stg_operating_period_events (event_date, load_seq);
+COMMENT ON COLUMN {schema}.stg_operating_period_events.load_seq IS 'The staging load that published the row (prod.load_log).';
 COMMENT ON TABLE {schema}.stg_operating_period_events IS 'Cleaned operating-period events (create, delete), duplicates removed.';
 COMMENT ON COLUMN {schema}.stg_operating_period_events.event_key IS 'Surrogate key: hash of the event content.';
 COMMENT ON COLUMN {schema}.stg_operating_period_events.event IS 'create or delete.';

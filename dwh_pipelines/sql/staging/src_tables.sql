@@ -4,14 +4,14 @@ DROP TABLE IF EXISTS dev.src_vehicle_events;
 CREATE UNLOGGED TABLE dev.src_vehicle_events (
     event text, organization_id text, event_at timestamptz, vehicle_id text,
     location_lat double precision, location_lng double precision, location_at timestamptz,
-    source_key text, source_line integer, ingestion_run_id text, event_date date
+    source_key text, source_line integer, ingestion_run_id text, batch_id text, event_date date
 );
 COMMENT ON TABLE dev.src_vehicle_events IS 'Scratch: raw_db vehicle rows of the partitions being rebuilt.';
 DROP TABLE IF EXISTS dev.src_operating_period_events;
 CREATE UNLOGGED TABLE dev.src_operating_period_events (
     event text, organization_id text, event_at timestamptz, period_id text,
     period_start timestamptz, period_finish timestamptz,
-    source_key text, source_line integer, ingestion_run_id text, event_date date
+    source_key text, source_line integer, ingestion_run_id text, batch_id text, event_date date
 );
 COMMENT ON TABLE dev.src_operating_period_events IS 'Scratch: raw_db period rows of the partitions being rebuilt.';
 COMMENT ON COLUMN dev.src_vehicle_events.event IS 'As raw.vehicle_events.event.';
@@ -35,3 +35,5 @@ COMMENT ON COLUMN dev.src_operating_period_events.source_key IS 'As raw.operatin
 COMMENT ON COLUMN dev.src_operating_period_events.source_line IS 'As raw.operating_period_events.source_line.';
 COMMENT ON COLUMN dev.src_operating_period_events.ingestion_run_id IS 'As raw.operating_period_events.ingestion_run_id.';
 COMMENT ON COLUMN dev.src_operating_period_events.event_date IS 'As raw.operating_period_events.event_date.';
+COMMENT ON COLUMN dev.src_vehicle_events.batch_id IS 'As raw.vehicle_events.batch_id (earlier batches keep their copy of a duplicate).';
+COMMENT ON COLUMN dev.src_operating_period_events.batch_id IS 'As raw.operating_period_events.batch_id.';
