@@ -90,6 +90,8 @@ _INPUTS = [
 #: the model's tables, dimensions before the facts that reference them
 MODEL_TABLES = [
     "int_vehicle_updates",
+    "int_vehicle_daily_updates",
+    "int_period_daily_distance",
     "dim_organization",
     "dim_vehicle",
     "dim_operating_period",
@@ -110,6 +112,7 @@ def create_model_tables(conn, schema: str, tables: list[str] = MODEL_TABLES) -> 
 def ensure_schema(conn) -> None:
     execute_sql_file(conn, SQL_DIR / "functions.sql")
     create_model_tables(conn, "prod")
+    execute_sql_file(conn, SQL_DIR / "fill_intermediates.sql")
     ensure_load_log(conn, "prod")
     recreate_scratch_tables(conn, MODEL_TABLES)
 

@@ -161,12 +161,26 @@ _NODES: list[Node] = [
         (_SEM + "int_vehicle_updates", _SEM + "dim_operating_period", _SEM + "dim_vehicle"),
     ),
     Node(
+        _SEM + "int_vehicle_daily_updates",
+        "semantic",
+        "prod.int_vehicle_daily_updates",
+        "Positioned updates counted per vehicle, position day and event date (additive).",
+        (_SEM + "int_vehicle_updates",),
+    ),
+    Node(
+        _SEM + "int_period_daily_distance",
+        "semantic",
+        "prod.int_period_daily_distance",
+        "Accepted steps summed per (period, vehicle, day).",
+        (_SEM + "fact_vehicle_location",),
+    ),
+    Node(
         _SEM + "fact_client_daily_activity",
         "semantic",
         "prod.fact_client_daily_activity",
         "Per organization and UTC day: active vehicles, positioned updates, km inside "
         "counted periods.",
-        (_SEM + "int_vehicle_updates", _SEM + "fact_vehicle_location", _SEM + "dim_date"),
+        (_SEM + "int_vehicle_daily_updates", _SEM + "int_period_daily_distance", _SEM + "dim_date"),
     ),
 ]
 _NODES += [

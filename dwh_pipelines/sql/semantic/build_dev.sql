@@ -238,31 +238,49 @@ SELECT to_char(d, 'YYYYMMDD')::integer, d, extract(year FROM d), extract(month F
  CROSS JOIN LATERAL (SELECT ts::date AS d) day
  WHERE lo IS NOT NULL;
 
--- Client activity for every day touched by rebuilt updates or affected periods.
+-- Daily intermediates: this build's updates counted per vehicle and day, and the recomputed
+-- facts summed per day, so daily activity never rescans a day of updates or points.
+INSERT INTO dev.int_vehicle_daily_updates
+SELECT organization_id, vehicle_id, to_char(location_at, 'YYYYMMDD')::integer, event_date,
+       count(*)
+  FROM dev.int_vehicle_updates GROUP BY 1, 2, 3, 4;
+
+INSERT INTO dev.int_period_daily_distance
+SELECT period_key, vehicle_id, date_key, organization_key, sum(step_km), count(*)
+  FROM dev.fact_vehicle_location GROUP BY 1, 2, 3, 4;
+
+-- Client activity for every day touched by new or removed updates or affected periods.
 INSERT INTO dev.rebuilt_activity_dates
-SELECT DISTINCT to_char(location_at, 'YYYYMMDD')::integer FROM dev.int_vehicle_updates
+SELECT date_key FROM dev.int_vehicle_daily_updates
 UNION
-SELECT DISTINCT date_key FROM dev.fact_vehicle_location
+SELECT date_key FROM prod.int_vehicle_daily_updates WHERE event_date = ANY(%(dates)s)
 UNION
-SELECT DISTINCT f.date_key FROM prod.fact_vehicle_location f
-  JOIN dev.affected_periods USING (period_key);
+SELECT date_key FROM dev.int_period_daily_distance
+UNION
+SELECT f.date_key FROM prod.int_period_daily_distance f JOIN dev.affected_periods USING (period_key);
 
 INSERT INTO dev.fact_client_daily_activity
 WITH days AS (
     SELECT date_key, to_date(date_key::text, 'YYYYMMDD') AS day FROM dev.rebuilt_activity_dates
 ),
+vehicle_days AS (
+    SELECT organization_id, vehicle_id, date_key, updates FROM prod.int_vehicle_daily_updates
+     WHERE event_date <> ALL(%(dates)s)
+       AND date_key IN (SELECT date_key FROM dev.rebuilt_activity_dates)
+    UNION ALL
+    SELECT organization_id, vehicle_id, date_key, updates FROM dev.int_vehicle_daily_updates
+),
 activity AS (
-    SELECT u.organization_id, d.date_key, d.day,
-           count(DISTINCT u.vehicle_id) AS active_vehicles, count(*) AS updates
-      FROM days d
-      JOIN all_updates u ON u.location_at >= d.day AND u.location_at < d.day + 1
+    SELECT v.organization_id, d.date_key, d.day,
+           count(DISTINCT v.vehicle_id) AS active_vehicles, sum(v.updates) AS updates
+      FROM vehicle_days v JOIN days d USING (date_key)
      GROUP BY 1, 2, 3
 ),
 km AS (
-    SELECT organization_key, date_key, sum(step_km) AS km
-      FROM (SELECT organization_key, date_key, step_km FROM dev.fact_vehicle_location
+    SELECT organization_key, date_key, sum(km) AS km
+      FROM (SELECT organization_key, date_key, km FROM dev.int_period_daily_distance
             UNION ALL
-            SELECT f.organization_key, f.date_key, f.step_km FROM prod.fact_vehicle_location f
+            SELECT f.organization_key, f.date_key, f.km FROM prod.int_period_daily_distance f
              WHERE f.period_key NOT IN (SELECT period_key FROM dev.affected_periods)
                AND f.date_key IN (SELECT date_key FROM dev.rebuilt_activity_dates)) s
      GROUP BY 1, 2

@@ -1,5 +1,6 @@
 -- Publish the semantic model: replace affected periods' facts, rebuilt dates' updates and
--- activity days, and the dimensions, in the caller's single transaction.
+-- activity days, and the dimensions, and append the new updates, in the caller's single
+-- transaction.
 -- sorts and hashes of a whole day stay in memory instead of spilling to disk
 SET LOCAL work_mem = '256MB';
 SET CONSTRAINTS ALL DEFERRED;
@@ -10,6 +11,9 @@ DELETE FROM prod.fact_vehicle_period_distance
 DELETE FROM prod.fact_client_daily_activity
  WHERE date_key IN (SELECT date_key FROM dev.rebuilt_activity_dates);
 DELETE FROM prod.int_vehicle_updates WHERE event_date = ANY(%(dates)s);
+DELETE FROM prod.int_vehicle_daily_updates WHERE event_date = ANY(%(dates)s);
+DELETE FROM prod.int_period_daily_distance
+ WHERE period_key IN (SELECT period_key FROM dev.affected_periods);
 DELETE FROM prod.dim_organization;
 DELETE FROM prod.dim_vehicle;
 DELETE FROM prod.dim_operating_period;
@@ -24,6 +28,11 @@ INSERT INTO prod.int_vehicle_updates SELECT * FROM dev.int_vehicle_updates
 INSERT INTO prod.fact_vehicle_location SELECT * FROM dev.fact_vehicle_location
  ORDER BY period_key, vehicle_id, point_no;
 INSERT INTO prod.fact_vehicle_period_distance SELECT * FROM dev.fact_vehicle_period_distance;
+-- counts add up: a load's updates are new events (staging removed every duplicate)
+INSERT INTO prod.int_vehicle_daily_updates SELECT * FROM dev.int_vehicle_daily_updates
+    ON CONFLICT (organization_id, vehicle_id, date_key, event_date)
+    DO UPDATE SET updates = prod.int_vehicle_daily_updates.updates + excluded.updates;
+INSERT INTO prod.int_period_daily_distance SELECT * FROM dev.int_period_daily_distance;
 INSERT INTO prod.fact_client_daily_activity SELECT * FROM dev.fact_client_daily_activity;
 ANALYZE prod.int_vehicle_updates;
 ANALYZE prod.fact_vehicle_location;

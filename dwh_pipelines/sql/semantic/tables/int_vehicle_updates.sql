@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS {schema}.int_vehicle_updates (
 );
 CREATE INDEX IF NOT EXISTS int_vehicle_updates_org_at ON {schema}.int_vehicle_updates (organization_id, location_at);
 CREATE INDEX IF NOT EXISTS int_vehicle_updates_date ON {schema}.int_vehicle_updates (event_date);
-COMMENT ON TABLE {schema}.int_vehicle_updates IS 'Intermediate: staged vehicle updates that have coordinates and a position time (the only ones that can count), replaced per event date.';
+COMMENT ON TABLE {schema}.int_vehicle_updates IS 'Intermediate: staged vehicle updates that have coordinates and a position time (the only ones that can count): a load appends its new updates, a date rebuilt whole is replaced.';
 COMMENT ON COLUMN {schema}.int_vehicle_updates.event_key IS 'Staging surrogate key of the update (unique: staging primary key).';
 COMMENT ON COLUMN {schema}.int_vehicle_updates.organization_id IS 'Client owning the vehicle.';
 COMMENT ON COLUMN {schema}.int_vehicle_updates.vehicle_id IS 'Vehicle id.';
