@@ -73,19 +73,15 @@ def _loaded_files(conn, dataset: str, day: date) -> set[str]:
 
 
 def _load_partition(
-    conn, fs, settings: Settings, dataset: str, day: date, run_id: str, load_seq: int, whole: bool
-) -> tuple[int, int]:
-    """Load one dataset's date: all its files when ``whole``, else the ones raw lacks."""
+    conn, fs, dataset: str, day: date, files: list[str], run_id: str, load_seq: int, whole: bool
+) -> int:
+    """COPY ``files`` into one dataset's date, after emptying the date when ``whole``."""
     table = sql.Identifier("raw", dataset)
-    files = partition_files(fs, settings.lake_bucket, dataset, day)
     if whole:
         conn.execute(sql.SQL("DELETE FROM {} WHERE event_date = %s").format(table), (day,))
         conn.execute(
             "DELETE FROM raw.loaded_files WHERE dataset = %s AND event_date = %s", (dataset, day)
         )
-    else:
-        loaded = _loaded_files(conn, dataset, day)
-        files = [f for f in files if f not in loaded]
     rows: dict[str, int] = {}
     n = copy_arrow(conn, table, _batches(fs, files, day, run_id, load_seq, rows))
     with conn.cursor() as cur:
@@ -94,22 +90,15 @@ def _load_partition(
             " VALUES (%s, %s, %s, %s, %s)",
             [(dataset, day, path, k, load_seq) for path, k in rows.items()],
         )
-    return len(files), n
+    return n
 
 
-def _must_replace(conn, fs, settings: Settings, day: date) -> bool:
-    """A date is replaced whole when a file raw loaded is gone from the lake, or when it
-    holds rows loaded before files were tracked (load_seq 0)."""
-    for dataset in DATASETS:
-        loaded = _loaded_files(conn, dataset, day)
-        if not loaded <= set(partition_files(fs, settings.lake_bucket, dataset, day)):
-            return True
-        untracked = sql.SQL(
-            "SELECT EXISTS (SELECT 1 FROM {} WHERE event_date = %s AND load_seq = 0)"
-        ).format(sql.Identifier("raw", dataset))
-        if conn.execute(untracked, (day,)).fetchone()[0]:
-            return True
-    return False
+def _has_untracked_rows(conn, dataset: str, day: date) -> bool:
+    """Rows loaded before files were tracked (load_seq 0) force a whole-date replace."""
+    untracked = sql.SQL(
+        "SELECT EXISTS (SELECT 1 FROM {} WHERE event_date = %s AND load_seq = 0)"
+    ).format(sql.Identifier("raw", dataset))
+    return conn.execute(untracked, (day,)).fetchone()[0]
 
 
 def load_raw(
@@ -129,18 +118,23 @@ def load_raw(
             load_seq = next_load_seq(conn, "raw")
             for day in result.event_dates:
                 counts = result.counts.setdefault(day, PartitionCounts())
-                replace = day in whole or _must_replace(conn, fs, settings, day)
+                lake = {d: partition_files(fs, settings.lake_bucket, d, day) for d in DATASETS}
+                loaded = {d: _loaded_files(conn, d, day) for d in DATASETS}
+                # whole when asked, or when a loaded file is gone from the lake
+                replace = day in whole or any(
+                    not loaded[d] <= set(lake[d]) or _has_untracked_rows(conn, d, day)
+                    for d in DATASETS
+                )
                 for dataset in DATASETS:
-                    files, n = _load_partition(
-                        conn, fs, settings, dataset, day, run_id, load_seq, replace
-                    )
+                    files = [f for f in lake[dataset] if replace or f not in loaded[dataset]]
+                    n = _load_partition(conn, fs, dataset, day, files, run_id, load_seq, replace)
                     counts.rows_in += n
                     counts.rows_out += n
                     log_event(
                         "raw.partition",
                         dataset=dataset,
                         event_date=day,
-                        files=files,
+                        files=len(files),
                         rows=n,
                         mode="replace" if replace else "append",
                     )
