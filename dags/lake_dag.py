@@ -5,7 +5,7 @@ Triggered by hand (developers); ``main_dag`` runs the same tasks on a schedule.
 
 from airflow.sdk import dag
 
-from pipeline_core.airflow_tasks import DEFAULT_ARGS, START_DATE, lake_convert, lake_extract
+from pipeline_core.airflow_tasks import DEFAULT_ARGS, START_DATE, lake_tasks
 
 
 @dag(
@@ -19,7 +19,7 @@ from pipeline_core.airflow_tasks import DEFAULT_ARGS, START_DATE, lake_convert, 
     doc_md=__doc__,
 )
 def lake_dag():
-    lake_extract() >> lake_convert()
+    lake_tasks()
 
 
 lake_dag()

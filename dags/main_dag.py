@@ -1,7 +1,9 @@
 """main_dag: the whole flow, source feed to warehouse.
 
-lake_extract -> lake_convert -> raw_load -> staging_build -> semantic_build -> dwh_build
--> governance_apply -> reports_build (pages show what analysts may see).
+lake_extract_plan -> lake_extract (mapped over shards) -> lake_convert_plan -> lake_convert
+(mapped over batches) -> raw_load -> staging_build -> semantic_build -> dwh_build ->
+governance_apply -> reports_build (pages show what analysts may see). The mapped lake
+tasks let Celery workers share a day's objects.
 Each step is also its own single-layer DAG and CLI; logic lives in ``data_lake`` and
 ``dwh_pipelines``. Every run rebuilds the event dates that received new data; the
 ``rebuild_dates`` param adds dates (backfill).
@@ -17,8 +19,7 @@ from pipeline_core.airflow_tasks import (
     START_DATE,
     dwh_build,
     governance_apply,
-    lake_convert,
-    lake_extract,
+    lake_tasks,
     raw_load,
     reports_build,
     semantic_build,
@@ -43,8 +44,7 @@ from pipeline_core.alerting import deadline_alert
 )
 def main_dag():
     chain(
-        lake_extract(),
-        lake_convert(),
+        lake_tasks(),
         raw_load(),
         staging_build(),
         semantic_build(),

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,13 +26,14 @@ from data_lake.profile import profile_table
 from data_lake.schema import DATASETS, PARQUET_PREFIX, QUARANTINE_PREFIX, QUARANTINE_SCHEMA
 from pipeline_core.audit import audited, ensure_ops_schema
 from pipeline_core.classification import classification_for, parquet_metadata
-from pipeline_core.db import connect
+from pipeline_core.db import connect, execute_sql_file
 from pipeline_core.logs import log_event
 from pipeline_core.settings import OPS_DATABASE, Settings
 from pipeline_core.storage import arrow_filesystem, s3_client
 
-#: advisory lock so two conversions never write the same partition files at once
+#: advisory locks: one conversion plan at a time, and one writer per batch's files
 _LOCK_KEY = "fleet.lake.convert"
+SQL_DIR = Path(__file__).parent / "sql"
 
 
 @dataclass
@@ -100,32 +102,50 @@ class _PartitionWriters:
             writer.close()
 
 
-def _open_batches(settings: Settings, run_id: str) -> list[str]:
-    """Batches to (re)do: any left open, else a new one holding every unconverted object."""
-    with connect(settings, OPS_DATABASE) as conn:
-        with conn.transaction():
-            open_ids = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT batch_id FROM ops.lake_batches WHERE converted_at IS NULL"
-                    " ORDER BY created_at"
+def plan_convert(settings: Settings, run_id: str, *, batch_objects: int | None = None) -> list[str]:
+    """Batches to (re)do: any left open by a crash, then new ones of about ``batch_objects``
+    (default ``settings.map_objects``) unconverted objects each, in landing order.
+
+    The assignment is committed before any conversion starts, so each batch can be its own
+    (mapped) task and a crashed one is redone, with the same files, by the next run.
+    """
+    ensure_ops_schema(settings)
+    for dataset, (_, schema) in DATASETS.items():
+        log_event("lake.classification", dataset=dataset, fields=classification_for(schema.names))
+    log_event(
+        "lake.classification",
+        dataset="quarantine",
+        fields=classification_for(QUARANTINE_SCHEMA.names),
+    )
+    per_batch = batch_objects or settings.map_objects
+    with audited(settings, run_id, "lake.convert_plan") as audit:
+        with connect(settings, OPS_DATABASE) as conn:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_LOCK_KEY,))
+                reopened = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT batch_id FROM ops.lake_batches WHERE converted_at IS NULL"
+                        " ORDER BY batch_id"
+                    )
+                ]
+                prefix = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+                execute_sql_file(
+                    conn,
+                    SQL_DIR / "plan_convert.sql",
+                    {"run_id": run_id, "per_batch": per_batch, "prefix": prefix},
                 )
-            ]
-            pending = conn.execute(
-                "SELECT count(*) FROM ops.lake_objects WHERE batch_id IS NULL"
-            ).fetchone()[0]
-            if pending:
-                batch_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-                conn.execute(
-                    "INSERT INTO ops.lake_batches (batch_id, run_id) VALUES (%s, %s)",
-                    (batch_id, run_id),
-                )
-                conn.execute(
-                    "UPDATE ops.lake_objects SET batch_id = %s WHERE batch_id IS NULL",
-                    (batch_id,),
-                )
-                open_ids.append(batch_id)
-    return open_ids
+                new = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT batch_id FROM ops.lake_batches WHERE batch_id LIKE %s"
+                        " ORDER BY batch_id",
+                        (prefix + "-%",),
+                    )
+                ]
+        log_event("convert.planned", reopened=reopened, new_batches=len(new), per_batch=per_batch)
+        audit.details = {"reopened": reopened, "new_batches": new}
+    return reopened + new
 
 
 def _fetch(
@@ -189,19 +209,62 @@ def _store_profiles(conn, run_id: str, batch_id: str, chunk_no: int, chunk: Pars
                 log_event("profile", dataset=dataset, batch_id=batch_id, chunk=chunk_no, **p)
 
 
+def _converted(conn, batch_id: str) -> BatchResult | None:
+    """The recorded result of a batch already converted (by another run), else None."""
+    row = conn.execute(
+        """SELECT objects, input_lines, parquet_rows, quarantined_lines, event_dates, files,
+                  schema_drift
+             FROM ops.lake_batches WHERE batch_id = %s AND converted_at IS NOT NULL""",
+        (batch_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    return BatchResult(batch_id, *row[:4], set(row[4]), list(row[5]), set(row[6]))
+
+
 def convert_batch(
     settings: Settings,
     run_id: str,
     batch_id: str,
     *,
-    s3=None,
-    fs=None,
     chunk_objects: int = 2000,
     max_workers: int = 16,
 ) -> BatchResult:
-    """Convert one batch's landed objects; rewrites the batch's own files if redone."""
-    s3 = s3 or s3_client(settings, max_pool_connections=max_workers * 2)
-    fs = fs or arrow_filesystem(settings)
+    """Convert one planned batch (one mapped task); rewrites the batch's own files if redone.
+
+    A batch lock keeps two runs from writing the same files; a batch another run finished
+    meanwhile is not converted again.
+    """
+    ensure_ops_schema(settings)
+    with (
+        audited(settings, run_id, "lake.convert") as audit,
+        connect(settings, OPS_DATABASE, autocommit=True) as lock_conn,
+    ):
+        lock_conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"{_LOCK_KEY}:{batch_id}",))
+        t0 = time.monotonic()
+        done = _converted(lock_conn, batch_id)
+        if done is None:
+            done = _convert_batch(
+                settings, run_id, batch_id, chunk_objects=chunk_objects, max_workers=max_workers
+            )
+        else:
+            log_event("convert.skipped", batch_id=batch_id, reason="converted by another run")
+        lock_conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"{_LOCK_KEY}:{batch_id}",))
+        summary = ConvertResult([done]).as_dict()
+        audit.objects = summary["objects"]
+        audit.rows_in = summary["input_lines"]
+        audit.rows_out = summary["parquet_rows"]
+        audit.rows_rejected = summary["quarantined_lines"]
+        audit.details = summary
+        log_event("convert.done", seconds=round(time.monotonic() - t0, 2), **summary)
+    return done
+
+
+def _convert_batch(
+    settings: Settings, run_id: str, batch_id: str, *, chunk_objects: int, max_workers: int
+) -> BatchResult:
+    s3 = s3_client(settings, max_pool_connections=max_workers * 2)
+    fs = arrow_filesystem(settings)
     result = BatchResult(batch_id=batch_id)
     with connect(settings, OPS_DATABASE) as conn:
         conn.execute("DELETE FROM ops.column_profiles WHERE batch_id = %s", (batch_id,))
@@ -281,30 +344,11 @@ def convert_batch(
 
 
 def convert(settings: Settings, run_id: str, *, chunk_objects: int = 2000) -> ConvertResult:
-    """Convert every landed object not yet in Parquet; returns what was written."""
-    ensure_ops_schema(settings)
-    for dataset, (_, schema) in DATASETS.items():
-        log_event("lake.classification", dataset=dataset, fields=classification_for(schema.names))
-    log_event(
-        "lake.classification",
-        dataset="quarantine",
-        fields=classification_for(QUARANTINE_SCHEMA.names),
+    """Plan, then convert every batch here, one after the other (CLI, bench and tests; in
+    Airflow each batch is its own mapped task)."""
+    return ConvertResult(
+        [
+            convert_batch(settings, run_id, batch_id, chunk_objects=chunk_objects)
+            for batch_id in plan_convert(settings, run_id)
+        ]
     )
-    with audited(settings, run_id, "lake.convert") as audit:
-        with connect(settings, OPS_DATABASE, autocommit=True) as lock_conn:
-            lock_conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (_LOCK_KEY,))
-            t0 = time.monotonic()
-            batches = [
-                convert_batch(settings, run_id, b, chunk_objects=chunk_objects)
-                for b in _open_batches(settings, run_id)
-            ]
-            lock_conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_LOCK_KEY,))
-        result = ConvertResult(batches)
-        summary = result.as_dict()
-        audit.objects = summary["objects"]
-        audit.rows_in = summary["input_lines"]
-        audit.rows_out = summary["parquet_rows"]
-        audit.rows_rejected = summary["quarantined_lines"]
-        audit.details = summary
-        log_event("convert.done", seconds=round(time.monotonic() - t0, 2), **summary)
-    return result

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from data_lake.schema import LANDING_PREFIX
 from pipeline_core.audit import audited, ensure_ops_schema
-from pipeline_core.db import connect, read_sql
+from pipeline_core.db import connect, execute_sql_file
 from pipeline_core.logs import log_event
 from pipeline_core.settings import OPS_DATABASE, Settings
 from pipeline_core.storage import s3_client
@@ -33,6 +33,15 @@ class SourceObject:
     etag: str
     size: int
     last_modified: datetime | None
+
+
+@dataclass(frozen=True)
+class ExtractPlan:
+    """The new objects of a run, cut into shards (one mapped Airflow task each)."""
+
+    listed: int
+    new_objects: int
+    shards: list[int]
 
 
 @dataclass(frozen=True)
@@ -66,8 +75,7 @@ def list_source(s3, bucket: str, prefix: str) -> list[SourceObject]:
     return objects
 
 
-def _new_objects(conn, listed: list[SourceObject]) -> list[SourceObject]:
-    """Anti-join the listing with the manifest, set-based, in key order."""
+def _copy_listing(conn, listed: list[SourceObject]) -> None:
     conn.execute(
         "CREATE TEMP TABLE listing (source_key text, etag text, size_bytes bigint,"
         " last_modified timestamptz) ON COMMIT DROP"
@@ -77,8 +85,6 @@ def _new_objects(conn, listed: list[SourceObject]) -> list[SourceObject]:
     ) as copy:
         for obj in listed:
             copy.write_row((obj.key, obj.etag, obj.size, obj.last_modified))
-    rows = conn.execute(read_sql(SQL_DIR / "new_objects.sql")).fetchall()
-    return [SourceObject(*r) for r in rows]
 
 
 def bundles(
@@ -144,16 +150,68 @@ def _record(conn, landed: list[tuple[SourceObject, bytes]], key: str, run_id: st
         )
 
 
-def extract(
+def plan_extract(
+    settings: Settings, run_id: str, *, s3=None, shard_objects: int | None = None
+) -> ExtractPlan:
+    """List the source once and record its new objects in ``ops.extract_plan``, cut into
+    shards of ``shard_objects`` (default ``settings.map_objects``) in key order.
+
+    Each shard is landed by its own task (``extract_shard``), so Celery workers share a
+    day's 86,400 objects; the plan is in the ops database, not in XCom, so only the shard
+    numbers travel between tasks.
+    """
+    ensure_ops_schema(settings)
+    s3 = s3 or s3_client(settings)
+    per_shard = shard_objects or settings.map_objects
+    with audited(settings, run_id, "lake.extract_plan") as audit:
+        listed = list_source(s3, settings.source_bucket, settings.source_prefix)
+        log_event("extract.listed", source=settings.source_uri, objects=len(listed))
+        with connect(settings, OPS_DATABASE) as conn:
+            with conn.transaction():
+                _copy_listing(conn, listed)
+                execute_sql_file(
+                    conn,
+                    SQL_DIR / "plan_extract.sql",
+                    {"run_id": run_id, "per_shard": per_shard},
+                )
+                new, shards = conn.execute(
+                    "SELECT count(*), coalesce(max(shard) + 1, 0) FROM ops.extract_plan"
+                    " WHERE run_id = %s",
+                    (run_id,),
+                ).fetchone()
+        plan = ExtractPlan(listed=len(listed), new_objects=new, shards=list(range(shards)))
+        log_event("extract.planned", new_objects=new, shards=shards, per_shard=per_shard)
+        audit.objects = new
+        audit.details = {"listed": plan.listed, "new_objects": new, "shards": shards}
+    return plan
+
+
+def _planned(settings: Settings, run_id: str, shard: int) -> list[SourceObject]:
+    """The shard's objects not in the manifest yet (a retried shard skips what it landed)."""
+    with connect(settings, OPS_DATABASE) as conn:
+        rows = conn.execute(
+            """SELECT p.source_key, p.etag, p.size_bytes, p.last_modified
+                 FROM ops.extract_plan p
+                WHERE p.run_id = %s AND p.shard = %s
+                  AND NOT EXISTS (SELECT 1 FROM ops.lake_objects m
+                                   WHERE m.source_key = p.source_key AND m.etag = p.etag)
+                ORDER BY p.source_key, p.etag""",
+            (run_id, shard),
+        ).fetchall()
+    return [SourceObject(*r) for r in rows]
+
+
+def extract_shard(
     settings: Settings,
     run_id: str,
+    shard: int,
     *,
     s3=None,
     max_workers: int = 32,
     bundle_objects: int | None = None,
     bundle_bytes: int = 64 << 20,
 ) -> ExtractResult:
-    """Land new source objects in ``landing/`` bundles and record them in the manifest.
+    """Land one shard of the run's plan in ``landing/`` bundles and record it in the manifest.
 
     Objects are read concurrently and stored byte for byte, many to a bundle: a real day
     is 86,400 tiny objects, and reading them back one by one would cost as much again.
@@ -163,12 +221,7 @@ def extract(
     ensure_ops_schema(settings)
     s3 = s3 or s3_client(settings, max_pool_connections=max_workers * 2)
     with audited(settings, run_id, "lake.extract") as audit:
-        listed = list_source(s3, settings.source_bucket, settings.source_prefix)
-        log_event("extract.listed", source=settings.source_uri, objects=len(listed))
-        with connect(settings, OPS_DATABASE) as conn:
-            with conn.transaction():
-                todo = _new_objects(conn, listed)
-
+        todo = _planned(settings, run_id, shard)
         t0 = time.monotonic()
         done = landed_bytes = 0
 
@@ -197,24 +250,57 @@ def extract(
                 if pending is not None:
                     landed_bytes += pending[0].result()
                     done += pending[1]
-                    log_event("extract.progress", landed=done, of=len(todo), bundle=pending[2])
+                    log_event("extract.progress", shard=shard, landed=done, of=len(todo))
                 key = bundle_key(group)
                 pending = (writer.submit(store, landed, key), len(group), key)
             if pending is not None:
                 landed_bytes += pending[0].result()
                 done += pending[1]
-                log_event("extract.progress", landed=done, of=len(todo), bundle=pending[2])
+                log_event("extract.progress", shard=shard, landed=done, of=len(todo))
+            conn.execute(
+                "DELETE FROM ops.extract_plan WHERE run_id = %s AND shard = %s", (run_id, shard)
+            )
+            conn.commit()
         log_event(
             "extract.landed",
+            shard=shard,
             objects=done,
             bytes=landed_bytes,
             seconds=round(time.monotonic() - t0, 2),
         )
-        result = ExtractResult(
-            listed=len(listed),
-            new_objects=len(todo),
-            new_bytes=landed_bytes,
-        )
-        audit.objects = result.new_objects
-        audit.details = result.as_dict()
+        result = ExtractResult(listed=len(todo), new_objects=done, new_bytes=landed_bytes)
+        audit.objects = done
+        audit.details = {"shard": shard, **result.as_dict()}
     return result
+
+
+def extract(
+    settings: Settings,
+    run_id: str,
+    *,
+    s3=None,
+    max_workers: int = 32,
+    bundle_objects: int | None = None,
+    bundle_bytes: int = 64 << 20,
+) -> ExtractResult:
+    """Plan, then land every shard here, one after the other (CLI, bench and tests; in
+    Airflow each shard is its own mapped task)."""
+    s3 = s3 or s3_client(settings, max_pool_connections=max_workers * 2)
+    plan = plan_extract(settings, run_id, s3=s3)
+    landed = [
+        extract_shard(
+            settings,
+            run_id,
+            shard,
+            s3=s3,
+            max_workers=max_workers,
+            bundle_objects=bundle_objects,
+            bundle_bytes=bundle_bytes,
+        )
+        for shard in plan.shards
+    ]
+    return ExtractResult(
+        listed=plan.listed,
+        new_objects=sum(r.new_objects for r in landed),
+        new_bytes=sum(r.new_bytes for r in landed),
+    )

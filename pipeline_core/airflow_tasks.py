@@ -39,6 +39,7 @@ def current_run_id() -> str:
 
 # --- Task definitions shared by main_dag and the single-layer DAGs -------------------
 
+import os  # noqa: E402
 from datetime import datetime, timedelta  # noqa: E402
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, task  # noqa: E402
@@ -74,20 +75,52 @@ LANDING = Asset(name="lake_landing", uri="s3://fleet-lake/landing/")
 LAKE_PARQUET = Asset(name="lake_parquet", uri="s3://fleet-lake/parquet/")
 
 
-@task(task_id="lake_extract", outlets=[LANDING])
-def lake_extract() -> dict:
-    """Copy new source objects into the landing zone (exactly once, by manifest)."""
-    from data_lake.extract import extract
+#: mapped lake tasks (extract shards, convert batches) run at once per DAG run: the
+#: embedded default has 2 cores; raise it where Celery workers share the work.
+MAP_PARALLELISM = int(os.environ.get("FLEET_MAP_PARALLELISM", "2"))
+#: runs after a mapped step even when it had nothing to map (and so was skipped)
+AFTER_MAPPED = "none_failed"
 
-    return extract(task_settings(), current_run_id()).as_dict()
+
+@task(task_id="lake_extract_plan")
+def lake_extract_plan() -> list[int]:
+    """List the source once; record its new objects as shards for ``lake_extract``."""
+    from data_lake.extract import plan_extract
+
+    return plan_extract(task_settings(), current_run_id()).shards
 
 
-@task(task_id="lake_convert", outlets=[LAKE_PARQUET])
-def lake_convert() -> dict:
-    """Landed NDJSON to typed, partitioned Parquet; bad lines to quarantine."""
-    from data_lake.convert import convert
+@task(task_id="lake_extract", outlets=[LANDING], max_active_tis_per_dagrun=MAP_PARALLELISM)
+def lake_extract(shard: int) -> dict:
+    """Copy one shard of new source objects into the landing zone (exactly once, by manifest)."""
+    from data_lake.extract import extract_shard
 
-    return convert(task_settings(), current_run_id()).as_dict()
+    return extract_shard(task_settings(), current_run_id(), shard).as_dict()
+
+
+@task(task_id="lake_convert_plan", trigger_rule=AFTER_MAPPED)
+def lake_convert_plan() -> list[str]:
+    """Assign landed objects to conversion batches (crashed batches first)."""
+    from data_lake.convert import plan_convert
+
+    return plan_convert(task_settings(), current_run_id())
+
+
+@task(task_id="lake_convert", outlets=[LAKE_PARQUET], max_active_tis_per_dagrun=MAP_PARALLELISM)
+def lake_convert(batch_id: str) -> dict:
+    """One batch of landed NDJSON to typed, partitioned Parquet; bad lines to quarantine."""
+    from data_lake.convert import ConvertResult, convert_batch
+
+    return ConvertResult([convert_batch(task_settings(), current_run_id(), batch_id)]).as_dict()
+
+
+def lake_tasks():
+    """plan -> mapped extract -> plan -> mapped convert; returns the last, to chain on."""
+    shards = lake_extract_plan()
+    landed = lake_extract.expand(shard=shards)
+    batches = lake_convert_plan()
+    landed >> batches
+    return lake_convert.expand(batch_id=batches)
 
 
 def backfill_dates(start: datetime, end: datetime) -> list:
@@ -122,7 +155,7 @@ def _rebuild_dates() -> list:
     return sorted(dates)
 
 
-@task(task_id="raw_load")
+@task(task_id="raw_load", trigger_rule=AFTER_MAPPED)
 def raw_load() -> dict:
     """Replace raw_db's dirty event-date partitions from the lake's Parquet."""
     from dwh_pipelines.raw import load_raw

@@ -104,6 +104,8 @@ class Settings:
     max_speed_kmh: float
     #: source objects stored together in one landing bundle (a day is 86,400 tiny objects)
     landing_bundle_objects: int = 2000
+    #: source objects per mapped extract shard and convert batch (one Airflow task each)
+    map_objects: int = 10_000
 
     @property
     def source_uri(self) -> str:
@@ -187,6 +189,7 @@ def load_settings(connection_lookup: Callable[[str], dict | None] | None = None)
         reports_dir=Path(os.environ.get("FLEET_REPORTS_DIR", REPO_ROOT / "reports")).resolve(),
         max_speed_kmh=float(os.environ.get("FLEET_MAX_SPEED_KMH", "150")),
         landing_bundle_objects=_env_int("FLEET_LANDING_BUNDLE_OBJECTS", 2000),
+        map_objects=_env_int("FLEET_MAP_OBJECTS", 10_000),
     )
 
 

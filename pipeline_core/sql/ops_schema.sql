@@ -29,6 +29,25 @@ COMMENT ON COLUMN ops.lake_objects.extracted_at IS 'When the object was copied.'
 COMMENT ON COLUMN ops.lake_objects.batch_id IS 'Conversion batch that turned the object into Parquet (null: not yet converted).';
 CREATE INDEX IF NOT EXISTS lake_objects_unconverted ON ops.lake_objects (extracted_at) WHERE batch_id IS NULL;
 
+CREATE TABLE IF NOT EXISTS ops.extract_plan (
+    run_id          text        NOT NULL,
+    shard           integer     NOT NULL,
+    source_key      text        NOT NULL,
+    etag            text        NOT NULL,
+    size_bytes      bigint      NOT NULL,
+    last_modified   timestamptz,
+    planned_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run_id, shard, source_key, etag)
+);
+COMMENT ON TABLE ops.extract_plan IS 'Work list of a running extract: the new objects it found in the source, cut into shards that separate (mapped) tasks land. A shard''s rows are deleted once it has landed; the manifest ops.lake_objects stays the record of what was ingested.';
+COMMENT ON COLUMN ops.extract_plan.run_id IS 'Run that planned the extract.';
+COMMENT ON COLUMN ops.extract_plan.shard IS 'Shard number (0-based): one mapped lake_extract task instance.';
+COMMENT ON COLUMN ops.extract_plan.source_key IS 'Object key in the source feed bucket.';
+COMMENT ON COLUMN ops.extract_plan.etag IS 'ETag of the object when listed.';
+COMMENT ON COLUMN ops.extract_plan.size_bytes IS 'Object size in bytes when listed.';
+COMMENT ON COLUMN ops.extract_plan.last_modified IS 'Last-modified time reported by the source store.';
+COMMENT ON COLUMN ops.extract_plan.planned_at IS 'When the plan was made (plans of failed runs expire after 7 days).';
+
 CREATE TABLE IF NOT EXISTS ops.lake_batches (
     batch_id          text        PRIMARY KEY,
     run_id            text        NOT NULL,

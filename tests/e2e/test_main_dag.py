@@ -22,12 +22,29 @@ def main_dag():
     return DagBag(dag_folder=str(DAGS)).dags["main_dag"]
 
 
-def test_main_dag_answers_the_bi_question(platform, airflow_db, main_dag):
+def _stage_runs(platform, run_id: str) -> dict[str, int]:
+    rows = query(
+        platform,
+        "dwh_db",
+        "SELECT stage, count(*) FROM ops.task_runs WHERE run_id = %s AND status = 'success'"
+        " GROUP BY stage",
+        (run_id,),
+    )
+    return dict(rows)
+
+
+def test_main_dag_answers_the_bi_question(platform, airflow_db, main_dag, monkeypatch):
     feed = generate_feed(SimulationConfig(vehicles=6, hours=0.5, organizations=2, seed=11))
     upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
+    # small shards and batches, so the mapped lake tasks fan out as on a day's feed
+    monkeypatch.setenv("FLEET_MAP_OBJECTS", "500")
+    shards = -(-feed.stats["objects"] // 500)
 
     run = main_dag.test()
     assert run.state == "success"
+    stages = _stage_runs(platform, run.run_id)
+    assert stages["lake.extract"] == shards > 1
+    assert stages["lake.convert"] == shards
 
     summary = run_summary.collect(platform)
     truth = feed.ground_truth
@@ -58,5 +75,9 @@ def test_main_dag_answers_the_bi_question(platform, airflow_db, main_dag):
     again = main_dag.test()
     assert again.state == "success"
     assert run_summary.collect(platform)["source"]["objects"] == feed.stats["objects"]
-    assert query(platform, "dwh_db", "SELECT count(*) FROM ops.lake_batches")[0][0] == 1
+    assert query(platform, "dwh_db", "SELECT count(*) FROM ops.lake_batches")[0][0] == shards
     assert snapshot(platform) == before
+    # nothing to map: the mapped lake tasks are skipped and every layer still runs
+    stages = _stage_runs(platform, again.run_id)
+    assert "lake.extract" not in stages and "lake.convert" not in stages
+    assert {"lake.extract_plan", "lake.convert_plan", "raw.load", "dwh.build"} <= set(stages)

@@ -82,3 +82,47 @@ def test_postgres_killed_mid_load_rolls_back_and_rerun_is_exact(platform):
 
     load_raw(platform, "rerun", dates=[date(2019, 6, 1)])
     assert raw_counts(platform) == expected
+
+
+def test_mapped_lake_tasks_retry_and_overlap_exactly_once(platform):
+    """A shard that failed is retried, a re-planned run skips what landed, and a batch run
+    twice (two overlapping DAG runs) is converted once: every object and line once."""
+    from data_lake.convert import convert_batch, plan_convert
+    from data_lake.extract import extract_shard, plan_extract
+
+    feed = seed_simulated(platform, vehicles=3, hours=0.1, organizations=1, seed=23)
+    objects = feed.stats["objects"]
+    per_shard = -(-objects // 4)
+    plan = plan_extract(platform, "mapped", shard_objects=per_shard)
+    assert plan.shards == [0, 1, 2, 3] and plan.new_objects == objects
+
+    dead = dataclasses.replace(
+        platform, s3=S3Target("http://127.0.0.1:9", platform.s3.access_key, "x")
+    )
+    with pytest.raises(RuntimeError, match=r"reading s3://fleet-source/data/.* failed"):
+        extract_shard(dead, "mapped", 0)
+    assert extract_shard(platform, "mapped", 1).new_objects == per_shard
+
+    # the plan task retried: only what is not landed is planned again
+    again = plan_extract(platform, "mapped", shard_objects=per_shard)
+    assert again.new_objects == objects - per_shard and len(again.shards) == 3
+    for shard in again.shards:
+        extract_shard(platform, "mapped", shard)
+    assert query(
+        platform, "dwh_db", "SELECT count(*), count(DISTINCT source_key) FROM ops.lake_objects"
+    ) == [(objects, objects)]
+    assert query(platform, "dwh_db", "SELECT count(*) FROM ops.extract_plan") == [(0,)]
+
+    batches = plan_convert(platform, "mapped", batch_objects=per_shard)
+    assert len(batches) >= 2 and batches == sorted(batches)
+    first = convert_batch(platform, "mapped", batches[0])
+    assert convert_batch(platform, "other-run", batches[0]) == first
+    for batch_id in batches[1:]:
+        convert_batch(platform, "mapped", batch_id)
+    assert plan_convert(platform, "later") == []
+    assert query(
+        platform,
+        "dwh_db",
+        "SELECT sum(objects), sum(input_lines) FROM ops.lake_batches"
+        " WHERE converted_at IS NOT NULL",
+    ) == [(objects, feed.stats["lines"])]

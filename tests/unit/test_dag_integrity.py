@@ -30,9 +30,13 @@ def test_no_import_errors(dagbag):
 
 
 def test_main_dag_runs_the_layers_in_order(dagbag):
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
     dag = dagbag.dags["main_dag"]
     order = [
+        "lake_extract_plan",
         "lake_extract",
+        "lake_convert_plan",
         "lake_convert",
         "raw_load",
         "staging_build",
@@ -44,6 +48,12 @@ def test_main_dag_runs_the_layers_in_order(dagbag):
     assert set(dag.task_ids) == set(order)
     for upstream, downstream in zip(order, order[1:], strict=False):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
+    # the lake's work is mapped over shards and batches, so Celery workers share a day
+    for mapped in ("lake_extract", "lake_convert"):
+        assert isinstance(dag.get_task(mapped), MappedOperator)
+    # a run with nothing new to map still converts leftovers and loads rebuild dates
+    for after in ("lake_convert_plan", "raw_load"):
+        assert dag.get_task(after).trigger_rule == "none_failed"
 
 
 def test_schedule_has_real_data_intervals_and_retries(dagbag):
