@@ -1,21 +1,18 @@
 """Bulk data movement: Arrow batches into COPY, and COPY streams between databases.
 
-No row loops and no ``to_sql``: Arrow writes CSV in C and PostgreSQL parses it in COPY;
-between databases the binary COPY stream is relayed block by block.
+No row loops and no ``to_sql``: Arrow batches are encoded to binary COPY in Rust; between
+databases the binary COPY stream is relayed block by block.
 """
 
 from __future__ import annotations
 
-import io
 import itertools
 from collections.abc import Iterable
 
+import pgpq
 import psycopg
 import pyarrow as pa
-import pyarrow.csv as pacsv
 from psycopg import sql
-
-_CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 
 
 def copy_arrow(
@@ -25,26 +22,32 @@ def copy_arrow(
     *,
     target_bytes: int = 8 << 20,
 ) -> int:
-    """COPY record batches into ``table`` (columns by the batches' field names)."""
+    """COPY record batches into ``table`` (columns by the batches' field names).
+
+    The batches are encoded to PostgreSQL's binary COPY format in Rust (pgpq), so the
+    server stores timestamps and floats without parsing text: about twice as fast as CSV.
+    """
     batches = iter(batches)
     first = next((b for b in batches if b.num_rows), None)
     if first is None:
         return 0
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+    encoder = pgpq.ArrowToPostgresBinaryEncoder(first.schema)
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
         table, sql.SQL(", ").join(sql.Identifier(c) for c in first.schema.names)
     )
     rows = 0
-    buffer = io.BytesIO()
+    buffer = bytearray(encoder.write_header())
     with conn.cursor() as cur, cur.copy(stmt) as copy:
         for batch in itertools.chain([first], batches):
-            pacsv.write_csv(pa.Table.from_batches([batch]), buffer, _CSV_OPTIONS)
+            if batch.schema != first.schema:  # files of another writer: same columns, one shape
+                batch = batch.cast(first.schema)
+            buffer += encoder.write_batch(batch)
             rows += batch.num_rows
-            if buffer.tell() >= target_bytes:
-                copy.write(buffer.getvalue())
-                buffer.seek(0)
-                buffer.truncate()
-        if buffer.tell():
-            copy.write(buffer.getvalue())
+            if len(buffer) >= target_bytes:
+                copy.write(buffer)
+                buffer = bytearray()
+        buffer += encoder.finish()
+        copy.write(buffer)
     return rows
 
 
