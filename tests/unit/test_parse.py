@@ -145,3 +145,25 @@ def test_invalid_utf8_inside_a_string_is_quarantined():
     assert chunk.rows == 1
     assert list(reasons(chunk)) == [("a.json", 2)]
     assert "UTF8" in reasons(chunk)[("a.json", 2)].upper().replace("-", "")
+
+
+def test_faults_spread_over_a_large_chunk_are_each_isolated():
+    """Parts, reader row hints and bisection together still quarantine exactly the bad
+    lines, wherever they fall (a line of two objects shifts the reader's row count)."""
+    from data_lake.parse import _PART_LINES
+
+    n = 3 * _PART_LINES + 7
+    bad = {
+        5: b'{"event": broken',
+        _PART_LINES - 1: UPDATE + UPDATE,  # two objects on one line
+        _PART_LINES + 3: b'{"event":"update","at":"not a time"}',
+        2 * _PART_LINES + 100: b'{"event": broken',
+        2 * _PART_LINES + 101: UPDATE + UPDATE,
+        n - 1: b"[1, 2]",
+    }
+    body = b"\n".join(bad.get(i, UPDATE) for i in range(n)) + b"\n"
+    chunk = parse(("big.json", body))
+    assert set(reasons(chunk)) == {("big.json", i + 1) for i in bad}
+    assert chunk.rows == n - len(bad)
+    lines = chunk.datasets["vehicle_events"].column("source_line").to_pylist()
+    assert lines == [i + 1 for i in range(n) if i not in bad]
