@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
@@ -229,3 +229,131 @@ def advance_watermark(conn: psycopg.Connection, schema: str, cut: Slice) -> None
         ),
         (cut.upstream, cut.high),
     )
+
+
+# --- Date-partitioned tables --------------------------------------------------------------
+#
+# The big per-event tables are partitioned by event date. A date rebuilt whole is written to
+# a new table created in the publish transaction (so a server with wal_level=minimal, as the
+# embedded one, writes no WAL for it), indexed by sort, and swapped in for the old
+# partition; appended rows go through the parent. Partitions live in ``<schema>_partitions``,
+# a schema no role is granted, so every reader goes through the parent and its grants.
+
+
+def partition_schema(schema: str) -> str:
+    return f"{schema}_partitions"
+
+
+def _partition_name(table: str, day: date) -> str:
+    return f"{table}_{day:%Y%m%d}"
+
+
+def _partition_ident(schema: str, table: str, day: date) -> sql.Identifier:
+    return sql.Identifier(partition_schema(schema), _partition_name(table, day))
+
+
+def _bounds(day: date) -> sql.Composable:
+    # utility statements take no bind parameters: the date is quoted by the driver
+    return sql.SQL("FOR VALUES FROM ({}) TO ({})").format(
+        sql.Literal(day), sql.Literal(day + timedelta(days=1))
+    )
+
+
+def replace_date_partition(
+    conn: psycopg.Connection, schema: str, table: str, day: date, fill: str
+) -> int:
+    """Swap in a new partition for ``day`` filled by ``fill`` (a statement with a ``{target}``
+    placeholder and a ``%(day)s`` parameter); returns its rows. In the caller's transaction:
+    readers of the parent wait only for the final drop-and-attach."""
+    parent = sql.Identifier(schema, table)
+    part = _partition_ident(schema, table, day)
+    name = _partition_name(table, day)
+    new = sql.Identifier(partition_schema(schema), name + "_new")
+    conn.execute(
+        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(partition_schema(schema)))
+    )
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(new))
+    conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(new, parent))
+    rows = conn.execute(sql.SQL(fill).format(target=new), {"day": day}).rowcount
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(part))
+    conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(new, sql.Identifier(name)))
+    # builds the parent's indexes on the new partition, by sort
+    conn.execute(
+        sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(parent, part, _bounds(day))
+    )
+    conn.execute(sql.SQL("ANALYZE {}").format(part))
+    return rows
+
+
+def ensure_date_partitions(
+    conn: psycopg.Connection, schema: str, table: str, days: Iterable[date]
+) -> None:
+    """Empty partitions for the dates that have none yet (before appending to them)."""
+    conn.execute(
+        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(partition_schema(schema)))
+    )
+    for day in days:
+        conn.execute(
+            sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} {}").format(
+                _partition_ident(schema, table, day), sql.Identifier(schema, table), _bounds(day)
+            )
+        )
+
+
+def set_aside_unpartitioned(conn: psycopg.Connection, schema: str, table: str) -> str | None:
+    """An older installation's plain ``table`` is renamed (keys and indexes dropped) so the
+    partitioned one can be created; returns the old table's name, or None."""
+    kind = conn.execute(
+        "SELECT c.relkind FROM pg_catalog.pg_class c"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = %s",
+        (schema, table),
+    ).fetchone()
+    if kind is None or kind[0] != "r":
+        return None
+    old = f"{table}_unpartitioned"
+    for (name,) in conn.execute(
+        "SELECT conname FROM pg_catalog.pg_constraint WHERE conrelid = %s::regclass"
+        " AND contype IN ('p', 'u')",
+        (f"{schema}.{table}",),
+    ).fetchall():
+        conn.execute(
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                sql.Identifier(schema, table), sql.Identifier(name)
+            )
+        )
+    for (name,) in conn.execute(
+        "SELECT c.relname FROM pg_catalog.pg_index i"
+        " JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid"
+        " WHERE i.indrelid = %s::regclass",
+        (f"{schema}.{table}",),
+    ).fetchall():
+        conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(schema, name)))
+    conn.execute(
+        sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+            sql.Identifier(schema, table), sql.Identifier(old)
+        )
+    )
+    return old
+
+
+def move_into_partitions(conn: psycopg.Connection, schema: str, table: str, old: str) -> None:
+    """Copy an older installation's rows (see ``set_aside_unpartitioned``) date by date."""
+    source = sql.Identifier(schema, old)
+    columns = sql.SQL(", ").join(
+        sql.Identifier(r[0])
+        for r in conn.execute(
+            "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = %s::regclass"
+            " AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            (f"{schema}.{table}",),
+        ).fetchall()
+    )
+    days = [
+        r[0] for r in conn.execute(sql.SQL("SELECT DISTINCT event_date FROM {}").format(source))
+    ]
+    fill = sql.SQL(
+        "INSERT INTO {{target}} ({cols}) SELECT {cols} FROM {source} WHERE event_date = %(day)s"
+    ).format(cols=columns, source=source)
+    for day in days:
+        replace_date_partition(conn, schema, table, day, fill.as_string(conn))
+    conn.execute(sql.SQL("DROP TABLE {}").format(source))

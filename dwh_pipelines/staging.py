@@ -19,11 +19,15 @@ from dwh_pipelines.partitions import (
     PartitionCounts,
     Slice,
     advance_watermark,
+    ensure_date_partitions,
     ensure_load_log,
     log_load,
+    move_into_partitions,
     next_load_seq,
     pending_slice,
     record_partitions,
+    replace_date_partition,
+    set_aside_unpartitioned,
 )
 from dwh_pipelines.quality import Check, gate, run_checks
 from dwh_pipelines.transfer import relay
@@ -93,9 +97,21 @@ TABLES = [
 ]
 
 
-def ensure_schema(conn) -> None:
+#: the per-event table, partitioned by event date (a rebuilt date is swapped in whole)
+PARTITIONED = "stg_vehicle_events"
+
+
+def _ensure_prod(conn) -> None:
+    """prod's tables and load log; an older installation's plain table is partitioned."""
+    old = set_aside_unpartitioned(conn, "prod", PARTITIONED)
     execute_sql_file(conn, SQL_DIR / "schema.sql", schema="prod")
+    if old is not None:
+        move_into_partitions(conn, "prod", PARTITIONED, old)
     ensure_load_log(conn, "prod")
+
+
+def ensure_schema(conn) -> None:
+    _ensure_prod(conn)
     recreate_scratch_tables(conn, TABLES)
 
 
@@ -103,8 +119,8 @@ def pending(settings: Settings, dates: Iterable[date] = ()) -> Slice:
     """raw's loads staging has not published yet; ``dates`` are rebuilt whole."""
     with connect(settings, "raw_db") as raw, connect(settings, "staging_db") as stg:
         with stg.transaction():
-            execute_sql_file(stg, SQL_DIR / "schema.sql", schema="prod")
-            ensure_load_log(stg, "prod")
+            stg.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.staging.prod'))")
+            _ensure_prod(stg)
         return pending_slice(raw, "raw", stg, "prod", dates)
 
 
@@ -162,6 +178,11 @@ def publish(
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.staging.prod'))")
             execute_sql_file(conn, SQL_DIR / "publish.sql", {"replace_dates": cut.replace})
+            fill = read_sql(SQL_DIR / "fill_vehicle_partition.sql")
+            for day in cut.replace:
+                replace_date_partition(conn, "prod", PARTITIONED, day, fill)
+            ensure_date_partitions(conn, "prod", PARTITIONED, cut.append)
+            execute_sql_file(conn, SQL_DIR / "publish_appended.sql", {"append_dates": cut.append})
             rows = {d: c.rows_out for d, c in result.counts.items()}
             log_load(conn, "prod", load_seq, rows, result.appended, run_id)
             advance_watermark(conn, "prod", cut)

@@ -89,6 +89,10 @@ PG_TUNING = {
     "max_worker_processes": "4",
     "max_parallel_workers": "2",
     "max_parallel_workers_per_gather": "1",
+    # no replication or archiving here (backups are pg_dump): a table created and filled
+    # in one transaction, as a swapped-in partition, then writes no WAL
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
     "fsync": "on",
     "synchronous_commit": "on",
     "full_page_writes": "on",

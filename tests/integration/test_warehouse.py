@@ -12,6 +12,7 @@ from data_lake.simulate import SimulationConfig, generate_feed, upload_feed
 from dwh_pipelines.quality import DataQualityError
 from dwh_pipelines.raw import load_raw
 from dwh_pipelines.staging import build_staging
+from pipeline_core.db import connect
 from pipeline_core.storage import s3_client
 from tests.helpers import line, put_source, query, reset_platform, run_pipeline, snapshot
 
@@ -36,6 +37,37 @@ def test_rerunning_a_date_gives_the_same_warehouse(platform):
     before = snapshot(platform)
     run_pipeline(platform, "run-2", dates=[date(2019, 6, 1)])
     assert snapshot(platform) == before
+
+
+def test_older_plain_tables_are_moved_into_date_partitions(platform):
+    """An installation from before partitioning keeps its rows; a date is then swapped."""
+    feed = generate_feed(SimulationConfig(vehicles=3, hours=0.2, organizations=2, seed=4))
+    upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
+    run_pipeline(platform, "run-1")
+    before = snapshot(platform)
+    with connect(platform, "staging_db") as conn:  # the layout of the previous release
+        conn.execute("CREATE TABLE prod.plain AS SELECT * FROM prod.stg_vehicle_events")
+        conn.execute("DROP TABLE prod.stg_vehicle_events CASCADE")
+        conn.execute("ALTER TABLE prod.plain RENAME TO stg_vehicle_events")
+        conn.execute("ALTER TABLE prod.stg_vehicle_events ADD PRIMARY KEY (event_key)")
+        conn.execute(
+            "CREATE INDEX stg_vehicle_events_date_load ON prod.stg_vehicle_events"
+            " (event_date, load_seq)"
+        )
+        conn.commit()
+
+    run_pipeline(platform, "run-2")  # nothing new: only the layout changes
+    partitions = """SELECT c.relkind::text,
+                           (SELECT count(*) FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid)
+                      FROM pg_catalog.pg_class c
+                     WHERE c.oid = 'prod.stg_vehicle_events'::regclass"""
+    assert query(platform, "staging_db", partitions) == [("p", 1)]
+    assert snapshot(platform) == before
+    run_pipeline(platform, "run-3", dates=[date(2019, 6, 1)])
+    assert snapshot(platform) == before
+    assert query(
+        platform, "staging_db", "SELECT to_regclass('prod.stg_vehicle_events_unpartitioned')"
+    ) == [(None,)]
 
 
 def test_two_single_days_equal_one_backfill(platform):

@@ -24,7 +24,8 @@ SELECT keyed.*,
        row_number() OVER (PARTITION BY event_key ORDER BY batch_id, source_key, source_line)
        + CASE WHEN event_date = ANY(%(append_dates)s)
                    AND (EXISTS (SELECT 1 FROM prod.stg_vehicle_events p
-                                 WHERE p.event_key = keyed.event_key)
+                                 WHERE p.event_key = keyed.event_key
+                                   AND p.event_date = keyed.event_date)
                         OR EXISTS (SELECT 1 FROM prod.stg_rejected_events r
                                     WHERE r.event_date = keyed.event_date
                                       AND r.entity = 'vehicle' AND r.event_key = keyed.event_key))

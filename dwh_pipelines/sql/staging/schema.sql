@@ -2,8 +2,11 @@
 -- scratch copies while a build is audited, see pipeline_core.db.recreate_scratch_tables).
 CREATE SCHEMA IF NOT EXISTS {schema};
 
+-- Partitioned by event date (partitions in {schema}_partitions, see
+-- dwh_pipelines.partitions). The key includes the date; the date is a function of event_at,
+-- which the key hashes, so event_key alone is still unique.
 CREATE TABLE IF NOT EXISTS {schema}.stg_vehicle_events (
-    event_key        uuid             PRIMARY KEY,
+    event_key        uuid             NOT NULL,
     event            text             NOT NULL,
     organization_id  text             NOT NULL,
     vehicle_id       text             NOT NULL,
@@ -16,8 +19,9 @@ CREATE TABLE IF NOT EXISTS {schema}.stg_vehicle_events (
     source_key       text             NOT NULL,
     source_line      integer          NOT NULL,
     ingestion_run_id text             NOT NULL,
-    load_seq         bigint           NOT NULL DEFAULT 0
-);
+    load_seq         bigint           NOT NULL DEFAULT 0,
+    PRIMARY KEY (event_key, event_date)
+) PARTITION BY RANGE (event_date);
 ALTER TABLE {schema}.stg_vehicle_events ADD COLUMN IF NOT EXISTS load_seq bigint NOT NULL DEFAULT 0;
 DROP INDEX IF EXISTS {schema}.stg_vehicle_events_date;
 -- a date's rows, and the rows a load appended to it (what semantic takes next)
