@@ -16,7 +16,7 @@ Two grains of incremental work:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -259,12 +259,27 @@ def _bounds(day: date) -> sql.Composable:
     )
 
 
+def fill_statement(
+    conn: psycopg.Connection, statement: str
+) -> Callable[[sql.Identifier, date], int]:
+    """A partition filler from a statement with a ``{target}`` placeholder and ``%(day)s``."""
+
+    def fill(target: sql.Identifier, day: date) -> int:
+        return conn.execute(sql.SQL(statement).format(target=target), {"day": day}).rowcount
+
+    return fill
+
+
 def replace_date_partition(
-    conn: psycopg.Connection, schema: str, table: str, day: date, fill: str
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    day: date,
+    fill: Callable[[sql.Identifier, date], int],
 ) -> int:
-    """Swap in a new partition for ``day`` filled by ``fill`` (a statement with a ``{target}``
-    placeholder and a ``%(day)s`` parameter); returns its rows. In the caller's transaction:
-    readers of the parent wait only for the final drop-and-attach."""
+    """Swap in a new partition for ``day``, written by ``fill(new_table, day)``; returns its
+    rows. In the caller's transaction: readers of the parent wait only for the final
+    drop-and-attach."""
     parent = sql.Identifier(schema, table)
     part = _partition_ident(schema, table, day)
     name = _partition_name(table, day)
@@ -274,7 +289,7 @@ def replace_date_partition(
     )
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(new))
     conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(new, parent))
-    rows = conn.execute(sql.SQL(fill).format(target=new), {"day": day}).rowcount
+    rows = fill(new, day)
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(part))
     conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(new, sql.Identifier(name)))
     # builds the parent's indexes on the new partition, by sort
@@ -355,5 +370,5 @@ def move_into_partitions(conn: psycopg.Connection, schema: str, table: str, old:
         "INSERT INTO {{target}} ({cols}) SELECT {cols} FROM {source} WHERE event_date = %(day)s"
     ).format(cols=columns, source=source)
     for day in days:
-        replace_date_partition(conn, schema, table, day, fill.as_string(conn))
+        replace_date_partition(conn, schema, table, day, fill_statement(conn, fill.as_string(conn)))
     conn.execute(sql.SQL("DROP TABLE {}").format(source))

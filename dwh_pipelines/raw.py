@@ -22,10 +22,14 @@ from dwh_pipelines.partitions import (
     LayerResult,
     PartitionCounts,
     dirty_dates,
+    ensure_date_partitions,
     ensure_load_log,
     log_load,
+    move_into_partitions,
     next_load_seq,
     record_partitions,
+    replace_date_partition,
+    set_aside_unpartitioned,
 )
 from dwh_pipelines.transfer import copy_arrow
 from pipeline_core.arrow_utils import constant
@@ -36,6 +40,8 @@ from pipeline_core.settings import Settings
 from pipeline_core.storage import arrow_filesystem
 
 SQL_DIR = Path(__file__).parent / "sql" / "raw"
+#: the per-event table, partitioned by event date (see dwh_pipelines.partitions)
+PARTITIONED = "vehicle_events"
 
 
 def partition_files(fs: pafs.FileSystem, bucket: str, dataset: str, day: date) -> list[str]:
@@ -75,15 +81,29 @@ def _loaded_files(conn, dataset: str, day: date) -> set[str]:
 def _load_partition(
     conn, fs, dataset: str, day: date, files: list[str], run_id: str, load_seq: int, whole: bool
 ) -> int:
-    """COPY ``files`` into one dataset's date, after emptying the date when ``whole``."""
+    """COPY ``files`` into one dataset's date, after emptying the date when ``whole``.
+
+    The vehicle events are date-partitioned: a date loaded whole, or for the first time, is
+    COPYed into a new partition and swapped in (no WAL on the embedded server, indexes
+    built by sort); other appends go through the parent.
+    """
     table = sql.Identifier("raw", dataset)
+    rows: dict[str, int] = {}
+    batches = _batches(fs, files, day, run_id, load_seq, rows)
     if whole:
-        conn.execute(sql.SQL("DELETE FROM {} WHERE event_date = %s").format(table), (day,))
         conn.execute(
             "DELETE FROM raw.loaded_files WHERE dataset = %s AND event_date = %s", (dataset, day)
         )
-    rows: dict[str, int] = {}
-    n = copy_arrow(conn, table, _batches(fs, files, day, run_id, load_seq, rows))
+    if dataset == PARTITIONED and (whole or not _loaded_files(conn, dataset, day)):
+        n = replace_date_partition(
+            conn, "raw", dataset, day, lambda target, _: copy_arrow(conn, target, batches)
+        )
+    else:
+        if dataset == PARTITIONED:
+            ensure_date_partitions(conn, "raw", dataset, [day])
+        elif whole:
+            conn.execute(sql.SQL("DELETE FROM {} WHERE event_date = %s").format(table), (day,))
+        n = copy_arrow(conn, table, batches)
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO raw.loaded_files (dataset, event_date, path, rows, load_seq)"
@@ -113,7 +133,10 @@ def load_raw(
     with audited(settings, run_id, "raw.load") as audit:
         with transaction(settings, "raw_db") as conn:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.raw'))")
+            old = set_aside_unpartitioned(conn, "raw", PARTITIONED)
             execute_sql_file(conn, SQL_DIR / "schema.sql")
+            if old is not None:
+                move_into_partitions(conn, "raw", PARTITIONED, old)
             ensure_load_log(conn, "raw")
             load_seq = next_load_seq(conn, "raw")
             for day in result.event_dates:

@@ -21,6 +21,7 @@ from dwh_pipelines.partitions import (
     advance_watermark,
     ensure_date_partitions,
     ensure_load_log,
+    fill_statement,
     log_load,
     move_into_partitions,
     next_load_seq,
@@ -178,7 +179,7 @@ def publish(
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.staging.prod'))")
             execute_sql_file(conn, SQL_DIR / "publish.sql", {"replace_dates": cut.replace})
-            fill = read_sql(SQL_DIR / "fill_vehicle_partition.sql")
+            fill = fill_statement(conn, read_sql(SQL_DIR / "fill_vehicle_partition.sql"))
             for day in cut.replace:
                 replace_date_partition(conn, "prod", PARTITIONED, day, fill)
             ensure_date_partitions(conn, "prod", PARTITIONED, cut.append)

@@ -74,6 +74,7 @@ READS = [
     ("staging_db", "SELECT * FROM dev.stg_vehicle_events LIMIT 1", {"senior_data_engineer"}),
     # date partitions are read through their parent only (its grants and masking apply)
     ("staging_db", "SELECT * FROM prod_partitions.stg_vehicle_events_20190601", set()),
+    ("raw_db", "SELECT * FROM raw_partitions.vehicle_events_20190601", set()),
     # rejected rows as JSON (positions included): seniors only
     (
         "staging_db",

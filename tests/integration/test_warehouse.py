@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from psycopg import sql
 
 from data_lake.convert import convert
 from data_lake.extract import extract
@@ -45,29 +46,38 @@ def test_older_plain_tables_are_moved_into_date_partitions(platform):
     upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
     run_pipeline(platform, "run-1")
     before = snapshot(platform)
-    with connect(platform, "staging_db") as conn:  # the layout of the previous release
-        conn.execute("CREATE TABLE prod.plain AS SELECT * FROM prod.stg_vehicle_events")
-        conn.execute("DROP TABLE prod.stg_vehicle_events CASCADE")
-        conn.execute("ALTER TABLE prod.plain RENAME TO stg_vehicle_events")
-        conn.execute("ALTER TABLE prod.stg_vehicle_events ADD PRIMARY KEY (event_key)")
-        conn.execute(
-            "CREATE INDEX stg_vehicle_events_date_load ON prod.stg_vehicle_events"
-            " (event_date, load_seq)"
-        )
-        conn.commit()
+    layouts = {  # database: (table, its key in the previous release)
+        "raw_db": ("raw.vehicle_events", None),
+        "staging_db": ("prod.stg_vehicle_events", "event_key"),
+    }
+    for database, (table, key) in layouts.items():
+        with connect(platform, database) as conn:  # the layout of the previous release
+            schema, name = table.split(".")
+            plain, parent = sql.Identifier(schema, "plain"), sql.Identifier(schema, name)
+            conn.execute(sql.SQL("CREATE TABLE {} AS SELECT * FROM {}").format(plain, parent))
+            conn.execute(sql.SQL("DROP TABLE {} CASCADE").format(parent))
+            conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(plain, sql.Identifier(name)))
+            if key:
+                conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (event_key)").format(parent))
+            conn.execute(
+                sql.SQL("CREATE INDEX {} ON {} (event_date, load_seq)").format(
+                    sql.Identifier(f"{name}_date_load"), parent
+                )
+            )
+            conn.commit()
 
+    # each layer moves the rows on its next run
     run_pipeline(platform, "run-2")  # nothing new: only the layout changes
     partitions = """SELECT c.relkind::text,
                            (SELECT count(*) FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid)
-                      FROM pg_catalog.pg_class c
-                     WHERE c.oid = 'prod.stg_vehicle_events'::regclass"""
-    assert query(platform, "staging_db", partitions) == [("p", 1)]
+                      FROM pg_catalog.pg_class c WHERE c.oid = %s::regclass"""
+    for database, (table, _) in layouts.items():
+        assert query(platform, database, partitions, (table,)) == [("p", 1)], database
+        gone = query(platform, database, "SELECT to_regclass(%s)", (table + "_unpartitioned",))
+        assert gone == [(None,)]
     assert snapshot(platform) == before
     run_pipeline(platform, "run-3", dates=[date(2019, 6, 1)])
     assert snapshot(platform) == before
-    assert query(
-        platform, "staging_db", "SELECT to_regclass('prod.stg_vehicle_events_unpartitioned')"
-    ) == [(None,)]
 
 
 def test_two_single_days_equal_one_backfill(platform):

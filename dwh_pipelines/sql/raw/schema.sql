@@ -2,6 +2,7 @@
 CREATE SCHEMA IF NOT EXISTS raw;
 COMMENT ON SCHEMA raw IS 'L1: lake rows as they are, one table per lake dataset; new lake files are appended, a changed event date is replaced whole.';
 
+-- Partitioned by event date (partitions in raw_partitions, see dwh_pipelines.partitions).
 CREATE TABLE IF NOT EXISTS raw.vehicle_events (
     event            text        NOT NULL,
     organization_id  text        NOT NULL,
@@ -18,7 +19,7 @@ CREATE TABLE IF NOT EXISTS raw.vehicle_events (
     load_run_id      text        NOT NULL,
     loaded_at        timestamptz NOT NULL DEFAULT now(),
     load_seq         bigint      NOT NULL DEFAULT 0
-);
+) PARTITION BY RANGE (event_date);
 ALTER TABLE raw.vehicle_events ADD COLUMN IF NOT EXISTS load_seq bigint NOT NULL DEFAULT 0;
 DROP INDEX IF EXISTS raw.vehicle_events_event_date;
 -- a date's rows, and the rows a load appended to it (what staging takes next)
