@@ -126,8 +126,14 @@ SELECT coalesce(n.period_key, o.period_key)
 
 -- Tracks: every positioned update in each counted, affected period of its organization
 -- (start <= location_at < finish), ordered by position time with the event key as
--- tie-breaker. Each point's step is measured from the point before it.
-CREATE TEMP TABLE steps ON COMMIT DROP AS
+-- tie-breaker, in one sort: every window below shares it. Each point's step is measured from
+-- the point before it.
+-- Rule (GPS jumps): a point implying more than max_kmh from the last accepted point is
+-- dropped, and the track goes on from that last accepted point. Where no step breaks the
+-- limit, every point is accepted and the steps are final (the common case, set-based); only
+-- tracks with a jump run the sequential rules.gps_track aggregate (FILTER: the whole track
+-- or none of it). point_no numbers the accepted points.
+CREATE TEMP TABLE tracked ON COMMIT DROP AS
 WITH periods AS (
     SELECT p.* FROM dev.dim_operating_period p
       JOIN dev.affected_periods a USING (period_key)
@@ -141,57 +147,51 @@ points AS (
         ON u.organization_id = p.organization_id
        AND u.location_at >= p.period_start AND u.location_at < p.period_finish
 ),
-lagged AS (
-    SELECT points.*,
-           lag(location_lat) OVER w AS prev_lat, lag(location_lng) OVER w AS prev_lng,
-           lag(location_at) OVER w AS prev_at
+-- the haversine and epoch of rules.gps_track_step, written out the same way so both give
+-- equal floats (date_part: the epoch as a double, as the numeric extract() rounds to it),
+-- computed on the window's rows (lag() of the same window is evaluated once), so no step is
+-- computed twice and the rows keep the window's order for the windows below
+steps AS (
+    SELECT period_key, organization_key, organization_id, period_id, vehicle_id, event_key,
+           location_at, location_lat, location_lng,
+           CASE WHEN lag(location_at) OVER w IS NULL THEN 0 ELSE 2 * 6371.0088 * asin(least(1.0, sqrt(
+               sin(radians(location_lat - lag(location_lat) OVER w) / 2) ^ 2
+               + cos(radians(lag(location_lat) OVER w)) * cos(radians(location_lat))
+                 * sin(radians(location_lng - lag(location_lng) OVER w) / 2) ^ 2))) END AS step_km,
+           CASE WHEN lag(location_at) OVER w IS NULL THEN 0
+                ELSE date_part('epoch', location_at)
+                     - date_part('epoch', lag(location_at) OVER w) END AS step_s
       FROM points
     WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key)
-)
--- the haversine of rules.gps_track_step, written out the same way so both give equal floats
-SELECT period_key, organization_key, organization_id, period_id, vehicle_id, event_key,
-       location_at, location_lat, location_lng,
-       CASE WHEN prev_at IS NULL THEN 0 ELSE 2 * 6371.0088 * asin(least(1.0, sqrt(
-           sin(radians(location_lat - prev_lat) / 2) ^ 2
-           + cos(radians(prev_lat)) * cos(radians(location_lat))
-             * sin(radians(location_lng - prev_lng) / 2) ^ 2))) END AS step_km,
-       CASE WHEN prev_at IS NULL THEN 0
-            ELSE extract(epoch FROM location_at)::double precision
-                 - extract(epoch FROM prev_at)::double precision END AS step_s
-  FROM lagged;
-
--- Rule (GPS jumps): a point implying more than max_kmh from the last accepted point is
--- dropped, and the track goes on from that last accepted point. Where no step breaks the
--- limit, every point is accepted and the steps above are final (the common case, set-based);
--- only tracks with a jump run the sequential rules.gps_track aggregate.
-CREATE TEMP TABLE jumpy_tracks ON COMMIT DROP AS
-SELECT DISTINCT period_key, vehicle_id
-  FROM steps
- WHERE (step_s > 0 AND step_km / step_s * 3600.0 > %(max_kmh)s::double precision)
-    OR (step_s <= 0 AND step_km > 0);
-
-CREATE TEMP TABLE tracked ON COMMIT DROP AS
-SELECT s.period_key, s.organization_key, s.organization_id, s.period_id, s.vehicle_id,
-       s.event_key, s.location_at, s.location_lat, s.location_lng,
-       ARRAY[s.location_lat, s.location_lng, 0, 1, s.step_km, s.step_s] AS track
-  FROM steps s
- WHERE NOT EXISTS (SELECT 1 FROM jumpy_tracks j
-                    WHERE j.period_key = s.period_key AND j.vehicle_id = s.vehicle_id)
-UNION ALL
-SELECT s.period_key, s.organization_key, s.organization_id, s.period_id, s.vehicle_id,
-       s.event_key, s.location_at, s.location_lat, s.location_lng,
-       rules.gps_track(s.location_lat, s.location_lng, s.location_at,
-                       %(max_kmh)s::double precision)
-           OVER (PARTITION BY s.period_key, s.vehicle_id ORDER BY s.location_at, s.event_key
+),
+flagged AS (
+    SELECT steps.*,
+           bool_or((step_s > 0 AND step_km / step_s * 3600.0 > %(max_kmh)s::double precision)
+                   OR (step_s <= 0 AND step_km > 0))
+               OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS jumpy
+      FROM steps
+    WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key)
+),
+judged AS (
+    SELECT flagged.*,
+           coalesce(rules.gps_track(location_lat, location_lng, location_at,
+                                    %(max_kmh)s::double precision) FILTER (WHERE jumpy) OVER w,
+                    ARRAY[location_lat, location_lng, 0, 1, step_km, step_s]) AS track
+      FROM flagged
+    WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-  FROM steps s
-  JOIN jumpy_tracks j USING (period_key, vehicle_id);
+)
+SELECT period_key, organization_key, organization_id, period_id, vehicle_id, event_key,
+       location_at, location_lat, location_lng, track,
+       count(*) FILTER (WHERE track[4] = 1) OVER w AS point_no
+  FROM judged
+WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key
+             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
 
+-- in track order already: no sort
 INSERT INTO dev.fact_vehicle_location
 SELECT period_key, organization_key, to_char(location_at, 'YYYYMMDD')::integer, vehicle_id,
-       event_key,
-       row_number() OVER (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key),
-       location_at, location_lat, location_lng, track[5], track[6]
+       event_key, point_no, location_at, location_lat, location_lng, track[5], track[6]
   FROM tracked
  WHERE track[4] = 1;
 
