@@ -124,35 +124,35 @@ SELECT coalesce(n.period_key, o.period_key)
  WHERE (n.period_start, n.period_finish, n.is_counted)
        IS DISTINCT FROM (o.period_start, o.period_finish, o.is_counted);
 
--- Tracks: every positioned update in each counted, affected period of its organization
--- (start <= location_at < finish), ordered by position time with the event key as
--- tie-breaker, in one sort: every window below shares it. Each point's step is measured from
--- the point before it.
+-- Points of the tracks: every positioned update in each counted, affected period of its
+-- organization (start <= location_at < finish).
+CREATE OR REPLACE TEMP VIEW period_points AS
+SELECT p.period_key, p.organization_key, p.organization_id, p.period_id,
+       u.vehicle_id, u.event_key, u.location_at, u.location_lat, u.location_lng
+  FROM dev.dim_operating_period p
+  JOIN dev.affected_periods a USING (period_key)
+  JOIN all_updates u
+    ON u.organization_id = p.organization_id
+   AND u.location_at >= p.period_start AND u.location_at < p.period_finish
+ WHERE p.is_counted;
+
+-- Tracks: each pair's points ordered by position time with the event key as tie-breaker, in
+-- one sort that every window below shares (per period: the join above yields periods one by
+-- one), so no intermediate is materialised. Each point's step is measured from the point
+-- before it.
 -- Rule (GPS jumps): a point implying more than max_kmh from the last accepted point is
 -- dropped, and the track goes on from that last accepted point. Where no step breaks the
 -- limit, every point is accepted and the steps are final (the common case, set-based); only
 -- tracks with a jump run the sequential rules.gps_track aggregate (FILTER: the whole track
--- or none of it). point_no numbers the accepted points.
-CREATE TEMP TABLE tracked ON COMMIT DROP AS
-WITH periods AS (
-    SELECT p.* FROM dev.dim_operating_period p
-      JOIN dev.affected_periods a USING (period_key)
-     WHERE p.is_counted
-),
-points AS (
-    SELECT p.period_key, p.organization_key, p.organization_id, p.period_id,
-           u.vehicle_id, u.event_key, u.location_at, u.location_lat, u.location_lng
-      FROM periods p
-      JOIN all_updates u
-        ON u.organization_id = p.organization_id
-       AND u.location_at >= p.period_start AND u.location_at < p.period_finish
-),
+-- or none of it). point_no numbers the accepted points, which are written in track order.
+INSERT INTO dev.fact_vehicle_location
+WITH
 -- the haversine and epoch of rules.gps_track_step, written out the same way so both give
 -- equal floats (date_part: the epoch as a double, as the numeric extract() rounds to it),
 -- computed on the window's rows (lag() of the same window is evaluated once), so no step is
 -- computed twice and the rows keep the window's order for the windows below
 steps AS (
-    SELECT period_key, organization_key, organization_id, period_id, vehicle_id, event_key,
+    SELECT period_key, organization_key, vehicle_id, event_key,
            location_at, location_lat, location_lng,
            CASE WHEN lag(location_at) OVER w IS NULL THEN 0 ELSE 2 * 6371.0088 * asin(least(1.0, sqrt(
                sin(radians(location_lat - lag(location_lat) OVER w) / 2) ^ 2
@@ -161,7 +161,7 @@ steps AS (
            CASE WHEN lag(location_at) OVER w IS NULL THEN 0
                 ELSE date_part('epoch', location_at)
                      - date_part('epoch', lag(location_at) OVER w) END AS step_s
-      FROM points
+      FROM period_points
     WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key)
 ),
 flagged AS (
@@ -180,31 +180,39 @@ judged AS (
       FROM flagged
     WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+),
+numbered AS (
+    SELECT judged.*, count(*) FILTER (WHERE track[4] = 1) OVER w AS point_no
+      FROM judged
+    WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
-SELECT period_key, organization_key, organization_id, period_id, vehicle_id, event_key,
-       location_at, location_lat, location_lng, track,
-       count(*) FILTER (WHERE track[4] = 1) OVER w AS point_no
-  FROM judged
-WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key
-             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
-
--- in track order already: no sort
-INSERT INTO dev.fact_vehicle_location
 SELECT period_key, organization_key, to_char(location_at, 'YYYYMMDD')::integer, vehicle_id,
        event_key, point_no, location_at, location_lat, location_lng, track[5], track[6]
-  FROM tracked
+  FROM numbered
  WHERE track[4] = 1;
 
+-- Per pair: the accepted points summed in track order (a serial scan of the table written
+-- above: a parallel one would add the floats in another order; so for the sums below too),
+-- and the dropped jumps as the pair's points that were not accepted.
+SET LOCAL max_parallel_workers_per_gather = 0;
 INSERT INTO dev.fact_vehicle_period_distance
-WITH pairs AS (
-    SELECT period_key, organization_key, organization_id, period_id, vehicle_id,
-           coalesce(sum(track[5]) FILTER (WHERE track[4] = 1), 0) AS distance_km,
-           count(*) FILTER (WHERE track[4] = 1) AS updates,
-           count(*) FILTER (WHERE track[4] = 0) AS gps_jumps_dropped,
-           min(location_at) FILTER (WHERE track[4] = 1) AS first_point_at,
-           max(location_at) FILTER (WHERE track[4] = 1) AS last_point_at
-      FROM tracked
-     GROUP BY period_key, organization_key, organization_id, period_id, vehicle_id
+WITH accepted AS (
+    SELECT period_key, vehicle_id, sum(step_km) AS distance_km, count(*) AS updates,
+           min(location_at) AS first_point_at, max(location_at) AS last_point_at
+      FROM dev.fact_vehicle_location
+     GROUP BY period_key, vehicle_id
+),
+seen AS (
+    SELECT period_key, vehicle_id, count(*) AS points FROM period_points GROUP BY 1, 2
+),
+pairs AS (
+    SELECT p.period_key, p.organization_key, p.organization_id, p.period_id, a.vehicle_id,
+           a.distance_km, a.updates, s.points - a.updates AS gps_jumps_dropped,
+           a.first_point_at, a.last_point_at
+      FROM accepted a
+      JOIN seen s USING (period_key, vehicle_id)
+      JOIN dev.dim_operating_period p USING (period_key)
 )
 SELECT p.period_key, p.organization_key, v.vehicle_key, p.organization_id, p.period_id,
        p.vehicle_id, p.distance_km, p.updates, p.gps_jumps_dropped, p.first_point_at,
