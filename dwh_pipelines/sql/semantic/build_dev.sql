@@ -249,10 +249,12 @@ SELECT to_char(d, 'YYYYMMDD')::integer, d, extract(year FROM d), extract(month F
 
 -- Daily intermediates: this build's updates counted per vehicle and day, and the recomputed
 -- facts summed per day, so daily activity never rescans a day of updates or points.
+-- (the day formatted once per group, not once per update)
 INSERT INTO dev.int_vehicle_daily_updates
-SELECT organization_id, vehicle_id, to_char(location_at, 'YYYYMMDD')::integer, event_date,
-       count(*)
-  FROM dev.int_vehicle_updates GROUP BY 1, 2, 3, 4;
+SELECT organization_id, vehicle_id, to_char(location_at::date, 'YYYYMMDD')::integer,
+       event_date, count(*)
+  FROM dev.int_vehicle_updates
+ GROUP BY organization_id, vehicle_id, location_at::date, event_date;
 
 INSERT INTO dev.int_period_daily_distance
 SELECT period_key, vehicle_id, date_key, organization_key, sum(step_km), count(*)
