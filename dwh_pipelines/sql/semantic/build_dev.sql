@@ -7,9 +7,10 @@ SET LOCAL work_mem = '256MB';
 SET LOCAL TimeZone = 'UTC';
 -- The dev tables are re-created empty by every build; dev.int_vehicle_updates arrives
 -- filled (rule: only updates with coordinates and a position time), relayed from staging
--- in index order.
--- tracks join positions to periods by organization and time range
-CREATE INDEX ON dev.int_vehicle_updates (organization_id, location_at);
+-- in time order.
+-- tracks join positions to periods by time range and organization: time first, as the rows
+-- arrive (a presorted build), the organization checked in the index
+CREATE INDEX ON dev.int_vehicle_updates (location_at, organization_id);
 ANALYZE dev.int_vehicle_updates;
 
 -- Every positioned update after this build: published ones (but of dates rebuilt whole) +
@@ -124,87 +125,95 @@ SELECT coalesce(n.period_key, o.period_key)
  WHERE (n.period_start, n.period_finish, n.is_counted)
        IS DISTINCT FROM (o.period_start, o.period_finish, o.is_counted);
 
--- Tracks: every positioned update in each counted, affected period of its organization
--- (start <= location_at < finish), ordered by position time with the event key as
--- tie-breaker. Each point's step is measured from the point before it.
-CREATE TEMP TABLE steps ON COMMIT DROP AS
-WITH periods AS (
-    SELECT p.* FROM dev.dim_operating_period p
-      JOIN dev.affected_periods a USING (period_key)
-     WHERE p.is_counted
-),
-points AS (
-    SELECT p.period_key, p.organization_key, p.organization_id, p.period_id,
-           u.vehicle_id, u.event_key, u.location_at, u.location_lat, u.location_lng
-      FROM periods p
-      JOIN all_updates u
-        ON u.organization_id = p.organization_id
-       AND u.location_at >= p.period_start AND u.location_at < p.period_finish
-),
-lagged AS (
-    SELECT points.*,
-           lag(location_lat) OVER w AS prev_lat, lag(location_lng) OVER w AS prev_lng,
-           lag(location_at) OVER w AS prev_at
-      FROM points
-    WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key)
-)
--- the haversine of rules.gps_track_step, written out the same way so both give equal floats
-SELECT period_key, organization_key, organization_id, period_id, vehicle_id, event_key,
-       location_at, location_lat, location_lng,
-       CASE WHEN prev_at IS NULL THEN 0 ELSE 2 * 6371.0088 * asin(least(1.0, sqrt(
-           sin(radians(location_lat - prev_lat) / 2) ^ 2
-           + cos(radians(prev_lat)) * cos(radians(location_lat))
-             * sin(radians(location_lng - prev_lng) / 2) ^ 2))) END AS step_km,
-       CASE WHEN prev_at IS NULL THEN 0
-            ELSE extract(epoch FROM location_at)::double precision
-                 - extract(epoch FROM prev_at)::double precision END AS step_s
-  FROM lagged;
+-- Points of the tracks: every positioned update in each counted, affected period of its
+-- organization (start <= location_at < finish).
+CREATE OR REPLACE TEMP VIEW period_points AS
+SELECT p.period_key, p.organization_key, p.organization_id, p.period_id,
+       u.vehicle_id, u.event_key, u.location_at, u.location_lat, u.location_lng
+  FROM dev.dim_operating_period p
+  JOIN dev.affected_periods a USING (period_key)
+  JOIN all_updates u
+    ON u.organization_id = p.organization_id
+   AND u.location_at >= p.period_start AND u.location_at < p.period_finish
+ WHERE p.is_counted;
 
+-- Tracks: each pair's points ordered by position time with the event key as tie-breaker, in
+-- one sort that every window below shares (per period: the join above yields periods one by
+-- one), so no intermediate is materialised. Each point's step is measured from the point
+-- before it.
 -- Rule (GPS jumps): a point implying more than max_kmh from the last accepted point is
 -- dropped, and the track goes on from that last accepted point. Where no step breaks the
--- limit, every point is accepted and the steps above are final (the common case, set-based);
--- only tracks with a jump run the sequential rules.gps_track aggregate.
-CREATE TEMP TABLE jumpy_tracks ON COMMIT DROP AS
-SELECT DISTINCT period_key, vehicle_id
-  FROM steps
- WHERE (step_s > 0 AND step_km / step_s * 3600.0 > %(max_kmh)s::double precision)
-    OR (step_s <= 0 AND step_km > 0);
-
-CREATE TEMP TABLE tracked ON COMMIT DROP AS
-SELECT s.period_key, s.organization_key, s.organization_id, s.period_id, s.vehicle_id,
-       s.event_key, s.location_at, s.location_lat, s.location_lng,
-       ARRAY[s.location_lat, s.location_lng, 0, 1, s.step_km, s.step_s] AS track
-  FROM steps s
- WHERE NOT EXISTS (SELECT 1 FROM jumpy_tracks j
-                    WHERE j.period_key = s.period_key AND j.vehicle_id = s.vehicle_id)
-UNION ALL
-SELECT s.period_key, s.organization_key, s.organization_id, s.period_id, s.vehicle_id,
-       s.event_key, s.location_at, s.location_lat, s.location_lng,
-       rules.gps_track(s.location_lat, s.location_lng, s.location_at,
-                       %(max_kmh)s::double precision)
-           OVER (PARTITION BY s.period_key, s.vehicle_id ORDER BY s.location_at, s.event_key
-                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-  FROM steps s
-  JOIN jumpy_tracks j USING (period_key, vehicle_id);
-
+-- limit, every point is accepted and the steps are final (the common case, set-based); only
+-- tracks with a jump run the sequential rules.gps_track aggregate (FILTER: the whole track
+-- or none of it). point_no numbers the accepted points, which are written in track order.
 INSERT INTO dev.fact_vehicle_location
+WITH
+-- the haversine and epoch of rules.gps_track_step, written out the same way so both give
+-- equal floats (date_part: the epoch as a double, as the numeric extract() rounds to it),
+-- computed on the window's rows (lag() of the same window is evaluated once), so no step is
+-- computed twice and the rows keep the window's order for the windows below
+steps AS (
+    SELECT period_key, organization_key, vehicle_id, event_key,
+           location_at, location_lat, location_lng,
+           CASE WHEN lag(location_at) OVER w IS NULL THEN 0 ELSE 2 * 6371.0088 * asin(least(1.0, sqrt(
+               sin(radians(location_lat - lag(location_lat) OVER w) / 2) ^ 2
+               + cos(radians(lag(location_lat) OVER w)) * cos(radians(location_lat))
+                 * sin(radians(location_lng - lag(location_lng) OVER w) / 2) ^ 2))) END AS step_km,
+           CASE WHEN lag(location_at) OVER w IS NULL THEN 0
+                ELSE date_part('epoch', location_at)
+                     - date_part('epoch', lag(location_at) OVER w) END AS step_s
+      FROM period_points
+    WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key)
+),
+flagged AS (
+    SELECT steps.*,
+           bool_or((step_s > 0 AND step_km / step_s * 3600.0 > %(max_kmh)s::double precision)
+                   OR (step_s <= 0 AND step_km > 0))
+               OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS jumpy
+      FROM steps
+    WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key)
+),
+judged AS (
+    SELECT flagged.*,
+           coalesce(rules.gps_track(location_lat, location_lng, location_at,
+                                    %(max_kmh)s::double precision) FILTER (WHERE jumpy) OVER w,
+                    ARRAY[location_lat, location_lng, 0, 1, step_km, step_s]) AS track
+      FROM flagged
+    WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+),
+numbered AS (
+    SELECT judged.*, count(*) FILTER (WHERE track[4] = 1) OVER w AS point_no
+      FROM judged
+    WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+)
 SELECT period_key, organization_key, to_char(location_at, 'YYYYMMDD')::integer, vehicle_id,
-       event_key,
-       row_number() OVER (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key),
-       location_at, location_lat, location_lng, track[5], track[6]
-  FROM tracked
+       event_key, point_no, location_at, location_lat, location_lng, track[5], track[6]
+  FROM numbered
  WHERE track[4] = 1;
 
+-- Per pair: the accepted points summed in track order (a serial scan of the table written
+-- above: a parallel one would add the floats in another order; so for the sums below too),
+-- and the dropped jumps as the pair's points that were not accepted.
+SET LOCAL max_parallel_workers_per_gather = 0;
 INSERT INTO dev.fact_vehicle_period_distance
-WITH pairs AS (
-    SELECT period_key, organization_key, organization_id, period_id, vehicle_id,
-           coalesce(sum(track[5]) FILTER (WHERE track[4] = 1), 0) AS distance_km,
-           count(*) FILTER (WHERE track[4] = 1) AS updates,
-           count(*) FILTER (WHERE track[4] = 0) AS gps_jumps_dropped,
-           min(location_at) FILTER (WHERE track[4] = 1) AS first_point_at,
-           max(location_at) FILTER (WHERE track[4] = 1) AS last_point_at
-      FROM tracked
-     GROUP BY period_key, organization_key, organization_id, period_id, vehicle_id
+WITH accepted AS (
+    SELECT period_key, vehicle_id, sum(step_km) AS distance_km, count(*) AS updates,
+           min(location_at) AS first_point_at, max(location_at) AS last_point_at
+      FROM dev.fact_vehicle_location
+     GROUP BY period_key, vehicle_id
+),
+seen AS (
+    SELECT period_key, vehicle_id, count(*) AS points FROM period_points GROUP BY 1, 2
+),
+pairs AS (
+    SELECT p.period_key, p.organization_key, p.organization_id, p.period_id, a.vehicle_id,
+           a.distance_km, a.updates, s.points - a.updates AS gps_jumps_dropped,
+           a.first_point_at, a.last_point_at
+      FROM accepted a
+      JOIN seen s USING (period_key, vehicle_id)
+      JOIN dev.dim_operating_period p USING (period_key)
 )
 SELECT p.period_key, p.organization_key, v.vehicle_key, p.organization_id, p.period_id,
        p.vehicle_id, p.distance_km, p.updates, p.gps_jumps_dropped, p.first_point_at,
@@ -240,10 +249,12 @@ SELECT to_char(d, 'YYYYMMDD')::integer, d, extract(year FROM d), extract(month F
 
 -- Daily intermediates: this build's updates counted per vehicle and day, and the recomputed
 -- facts summed per day, so daily activity never rescans a day of updates or points.
+-- (the day formatted once per group, not once per update)
 INSERT INTO dev.int_vehicle_daily_updates
-SELECT organization_id, vehicle_id, to_char(location_at, 'YYYYMMDD')::integer, event_date,
-       count(*)
-  FROM dev.int_vehicle_updates GROUP BY 1, 2, 3, 4;
+SELECT organization_id, vehicle_id, to_char(location_at::date, 'YYYYMMDD')::integer,
+       event_date, count(*)
+  FROM dev.int_vehicle_updates
+ GROUP BY organization_id, vehicle_id, location_at::date, event_date;
 
 INSERT INTO dev.int_period_daily_distance
 SELECT period_key, vehicle_id, date_key, organization_key, sum(step_km), count(*)

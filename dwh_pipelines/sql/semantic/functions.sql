@@ -20,7 +20,8 @@ CREATE OR REPLACE FUNCTION rules.gps_track_step(
     at timestamptz, max_kmh double precision)
 RETURNS double precision[] LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
-    t  double precision := extract(epoch FROM at);
+    -- the epoch as a double directly (extract() computes a numeric first)
+    t  double precision := date_part('epoch', at);
     a  double precision;
     d  double precision;
     dt double precision;

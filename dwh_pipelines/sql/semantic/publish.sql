@@ -22,9 +22,10 @@ INSERT INTO prod.dim_organization SELECT * FROM dev.dim_organization;
 INSERT INTO prod.dim_vehicle SELECT * FROM dev.dim_vehicle;
 INSERT INTO prod.dim_operating_period SELECT * FROM dev.dim_operating_period;
 INSERT INTO prod.dim_date SELECT * FROM dev.dim_date;
--- in index order: appending to the btrees instead of writing all over them
+-- in time order: each organization's rows append to its end of the (organization, time)
+-- btree instead of writing all over it
 INSERT INTO prod.int_vehicle_updates SELECT * FROM dev.int_vehicle_updates
- ORDER BY organization_id, location_at;
+ ORDER BY location_at;
 INSERT INTO prod.fact_vehicle_location SELECT * FROM dev.fact_vehicle_location
  ORDER BY period_key, vehicle_id, point_no;
 INSERT INTO prod.fact_vehicle_period_distance SELECT * FROM dev.fact_vehicle_period_distance;
