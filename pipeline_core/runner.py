@@ -29,7 +29,9 @@ _PROGRESS_EVENTS = (
     "task.start",
     "task.end",
     "extract.listed",
-    "extract.copied",
+    "extract.planned",
+    "extract.landed",
+    "convert.planned",
     "convert.progress",
     "convert.done",
 )
