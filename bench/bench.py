@@ -8,6 +8,7 @@ the machine's own limits. The day's last 15 minutes (900 objects) are held back 
 loaded by a second, incremental run, timed next to the full one.
 
     python bench/bench.py [--size 1.0] [--vehicles 100] [--out bench/results.json]
+    (SIZE other than 1 writes bench/results-size-<SIZE>.json)
 """
 
 from __future__ import annotations
@@ -137,8 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=float, default=float(os.environ.get("SIZE", "1")))
     parser.add_argument("--vehicles", type=int, default=100)
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
+    parser.add_argument(
+        "--out", type=Path, help="default: bench/results.json, results-size-<SIZE>.json if not 1"
+    )
     args = parser.parse_args(argv)
+    # the default day's results are not overwritten by a smaller run
+    suffix = "" if args.size == 1 else f"-size-{args.size:g}"
+    args.out = args.out or REPO / "bench" / f"results{suffix}.json"
     hours = 24 * args.size
     config = SimulationConfig(vehicles=args.vehicles, hours=hours, organizations=5, seed=2019)
 
