@@ -363,12 +363,14 @@ def move_into_partitions(conn: psycopg.Connection, schema: str, table: str, old:
             (f"{schema}.{table}",),
         ).fetchall()
     )
+
+    def fill(target: sql.Identifier, day: date) -> int:
+        statement = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} WHERE event_date = %s")
+        return conn.execute(statement.format(target, columns, columns, source), (day,)).rowcount
+
     days = [
         r[0] for r in conn.execute(sql.SQL("SELECT DISTINCT event_date FROM {}").format(source))
     ]
-    fill = sql.SQL(
-        "INSERT INTO {{target}} ({cols}) SELECT {cols} FROM {source} WHERE event_date = %(day)s"
-    ).format(cols=columns, source=source)
     for day in days:
-        replace_date_partition(conn, schema, table, day, fill_statement(conn, fill.as_string(conn)))
+        replace_date_partition(conn, schema, table, day, fill)
     conn.execute(sql.SQL("DROP TABLE {}").format(source))

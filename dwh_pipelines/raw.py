@@ -83,9 +83,9 @@ def _load_partition(
 ) -> int:
     """COPY ``files`` into one dataset's date, after emptying the date when ``whole``.
 
-    The vehicle events are date-partitioned: a date loaded whole, or for the first time, is
-    COPYed into a new partition and swapped in (no WAL on the embedded server, indexes
-    built by sort); other appends go through the parent.
+    The vehicle events are date-partitioned: a date loaded whole is COPYed into a new
+    partition and swapped in (no WAL on the embedded server, indexes built by sort);
+    appends go through the parent.
     """
     table = sql.Identifier("raw", dataset)
     rows: dict[str, int] = {}
@@ -94,7 +94,7 @@ def _load_partition(
         conn.execute(
             "DELETE FROM raw.loaded_files WHERE dataset = %s AND event_date = %s", (dataset, day)
         )
-    if dataset == PARTITIONED and (whole or not _loaded_files(conn, dataset, day)):
+    if dataset == PARTITIONED and whole:
         n = replace_date_partition(
             conn, "raw", dataset, day, lambda target, _: copy_arrow(conn, target, batches)
         )
@@ -150,7 +150,9 @@ def load_raw(
                 )
                 for dataset in DATASETS:
                     files = [f for f in lake[dataset] if replace or f not in loaded[dataset]]
-                    n = _load_partition(conn, fs, dataset, day, files, run_id, load_seq, replace)
+                    # a dataset's first load of a date is also loaded whole (same rows)
+                    fresh = replace or not loaded[dataset]
+                    n = _load_partition(conn, fs, dataset, day, files, run_id, load_seq, fresh)
                     counts.rows_in += n
                     counts.rows_out += n
                     log_event(
