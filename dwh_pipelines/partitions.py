@@ -233,11 +233,13 @@ def advance_watermark(conn: psycopg.Connection, schema: str, cut: Slice) -> None
 
 # --- Date-partitioned tables --------------------------------------------------------------
 #
-# The big per-event tables are partitioned by event date. A date rebuilt whole is written to
-# a new table created in the publish transaction (so a server with wal_level=minimal, as the
-# embedded one, writes no WAL for it), indexed by sort, and swapped in for the old
-# partition; appended rows go through the parent. Partitions live in ``<schema>_partitions``,
-# a schema no role is granted, so every reader goes through the parent and its grants.
+# The big per-event tables are partitioned by day: an event date (``date``), or a day key
+# (``integer`` yyyymmdd). A day rebuilt whole, or published for the first time, is written
+# to a new table created in the publish transaction (so a server with wal_level=minimal, as
+# the embedded one, writes no WAL for it), indexed by sort, and swapped in for the old
+# partition; rows added to a published day go through the parent. Partitions live in
+# ``<schema>_partitions``, a schema no role is granted, so every reader goes through the
+# parent and its grants.
 
 
 def partition_schema(schema: str) -> str:
@@ -248,24 +250,52 @@ def _partition_name(table: str, day: date) -> str:
     return f"{table}_{day:%Y%m%d}"
 
 
-def _partition_ident(schema: str, table: str, day: date) -> sql.Identifier:
+def partition_ident(schema: str, table: str, day: date) -> sql.Identifier:
     return sql.Identifier(partition_schema(schema), _partition_name(table, day))
 
 
-def _bounds(day: date) -> sql.Composable:
-    # utility statements take no bind parameters: the date is quoted by the driver
-    return sql.SQL("FOR VALUES FROM ({}) TO ({})").format(
-        sql.Literal(day), sql.Literal(day + timedelta(days=1))
-    )
+def day_key(day: date) -> int:
+    """The yyyymmdd integer that keys a day in the Kimball model (``date_key``)."""
+    return int(f"{day:%Y%m%d}")
+
+
+def key_day(key: int) -> date:
+    """The day of a yyyymmdd ``date_key``."""
+    return date(key // 10000, key // 100 % 100, key % 100)
+
+
+def partition_key(conn: psycopg.Connection, schema: str, table: str) -> tuple[str, bool]:
+    """(column, is an integer day key) of a table partitioned by day."""
+    row = conn.execute(
+        "SELECT a.attname, t.typname IN ('int4', 'int8')"
+        "  FROM pg_catalog.pg_partitioned_table p"
+        "  JOIN pg_catalog.pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]"
+        "  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
+        " WHERE p.partrelid = %s::regclass",
+        (f"{schema}.{table}",),
+    ).fetchone()
+    if row is None:
+        raise ValueError(f"{schema}.{table} is not partitioned by day")
+    return row[0], row[1]
+
+
+def _bounds(day: date, integer_key: bool) -> sql.Composable:
+    # utility statements take no bind parameters: the bounds are quoted by the driver
+    lo, hi = day, day + timedelta(days=1)
+    if integer_key:
+        lo, hi = day_key(lo), day_key(hi)
+    return sql.SQL("FOR VALUES FROM ({}) TO ({})").format(sql.Literal(lo), sql.Literal(hi))
 
 
 def fill_statement(
     conn: psycopg.Connection, statement: str
 ) -> Callable[[sql.Identifier, date], int]:
-    """A partition filler from a statement with a ``{target}`` placeholder and ``%(day)s``."""
+    """A partition filler from a statement with a ``{target}`` placeholder and ``%(day)s``
+    (and ``%(day_key)s``, the same day as yyyymmdd)."""
 
     def fill(target: sql.Identifier, day: date) -> int:
-        return conn.execute(sql.SQL(statement).format(target=target), {"day": day}).rowcount
+        params = {"day": day, "day_key": day_key(day)}
+        return conn.execute(sql.SQL(statement).format(target=target), params).rowcount
 
     return fill
 
@@ -281,9 +311,10 @@ def replace_date_partition(
     rows. In the caller's transaction: readers of the parent wait only for the final
     drop-and-attach."""
     parent = sql.Identifier(schema, table)
-    part = _partition_ident(schema, table, day)
+    part = partition_ident(schema, table, day)
     name = _partition_name(table, day)
     new = sql.Identifier(partition_schema(schema), name + "_new")
+    _, integer_key = partition_key(conn, schema, table)
     conn.execute(
         sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(partition_schema(schema)))
     )
@@ -294,7 +325,9 @@ def replace_date_partition(
     conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(new, sql.Identifier(name)))
     # builds the parent's indexes on the new partition, by sort
     conn.execute(
-        sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(parent, part, _bounds(day))
+        sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
+            parent, part, _bounds(day, integer_key)
+        )
     )
     conn.execute(sql.SQL("ANALYZE {}").format(part))
     return rows
@@ -304,15 +337,33 @@ def ensure_date_partitions(
     conn: psycopg.Connection, schema: str, table: str, days: Iterable[date]
 ) -> None:
     """Empty partitions for the dates that have none yet (before appending to them)."""
+    _, integer_key = partition_key(conn, schema, table)
     conn.execute(
         sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(partition_schema(schema)))
     )
     for day in days:
         conn.execute(
             sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} {}").format(
-                _partition_ident(schema, table, day), sql.Identifier(schema, table), _bounds(day)
+                partition_ident(schema, table, day),
+                sql.Identifier(schema, table),
+                _bounds(day, integer_key),
             )
         )
+
+
+def unpublished_dates(
+    conn: psycopg.Connection, schema: str, table: str, days: Iterable[date]
+) -> list[date]:
+    """The ``days`` whose partition holds no row yet: adding to them is writing them whole,
+    so they are swapped in like a rebuilt day instead of inserted row by row."""
+    out = []
+    for day in days:
+        part = partition_ident(schema, table, day)
+        if conn.execute("SELECT to_regclass(%s)", (part.as_string(conn),)).fetchone()[0] is None:
+            out.append(day)
+        elif conn.execute(sql.SQL("SELECT NOT EXISTS (SELECT FROM {})").format(part)).fetchone()[0]:
+            out.append(day)
+    return out
 
 
 def set_aside_unpartitioned(conn: psycopg.Connection, schema: str, table: str) -> str | None:
@@ -364,13 +415,19 @@ def move_into_partitions(conn: psycopg.Connection, schema: str, table: str, old:
         ).fetchall()
     )
 
-    def fill(target: sql.Identifier, day: date) -> int:
-        statement = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} WHERE event_date = %s")
-        return conn.execute(statement.format(target, columns, columns, source), (day,)).rowcount
+    column, integer_key = partition_key(conn, schema, table)
+    key = sql.Identifier(column)
 
-    days = [
-        r[0] for r in conn.execute(sql.SQL("SELECT DISTINCT event_date FROM {}").format(source))
-    ]
+    def fill(target: sql.Identifier, day: date) -> int:
+        statement = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} WHERE {} = %s")
+        value = day_key(day) if integer_key else day
+        return conn.execute(
+            statement.format(target, columns, columns, source, key), (value,)
+        ).rowcount
+
+    days = [r[0] for r in conn.execute(sql.SQL("SELECT DISTINCT {} FROM {}").format(key, source))]
+    if integer_key:
+        days = [key_day(k) for k in days]
     for day in days:
         replace_date_partition(conn, schema, table, day, fill)
     conn.execute(sql.SQL("DROP TABLE {}").format(source))

@@ -22,14 +22,23 @@ from dwh_pipelines.partitions import (
     PartitionCounts,
     Slice,
     advance_watermark,
+    day_key,
+    ensure_date_partitions,
     ensure_load_log,
+    fill_statement,
+    key_day,
+    move_into_partitions,
+    partition_ident,
     pending_slice,
     record_partitions,
+    replace_date_partition,
+    set_aside_unpartitioned,
+    unpublished_dates,
 )
 from dwh_pipelines.quality import Check, gate, run_checks
 from dwh_pipelines.transfer import relay
 from pipeline_core.audit import audited, ensure_ops_schema
-from pipeline_core.db import connect, execute_sql_file, recreate_scratch_tables
+from pipeline_core.db import connect, execute_sql_file, read_sql, recreate_scratch_tables
 from pipeline_core.settings import Settings
 
 SQL_DIR = Path(__file__).parent / "sql" / "semantic"
@@ -112,11 +121,26 @@ def create_model_tables(conn, schema: str, tables: list[str] = MODEL_TABLES) -> 
         execute_sql_file(conn, SQL_DIR / "tables" / f"{table}.sql", schema=schema)
 
 
-def ensure_schema(conn) -> None:
+#: the per-point tables, partitioned by day (a day written whole is swapped in)
+PARTITIONED = ["int_vehicle_updates", "fact_vehicle_location"]
+
+
+def _ensure_prod(conn) -> None:
+    """prod's model and load log; an older installation's plain per-point tables are
+    partitioned."""
     execute_sql_file(conn, SQL_DIR / "functions.sql")
+    conn.execute("CREATE SCHEMA IF NOT EXISTS prod")
+    old = {table: set_aside_unpartitioned(conn, "prod", table) for table in PARTITIONED}
     create_model_tables(conn, "prod")
+    for table, name in old.items():
+        if name is not None:
+            move_into_partitions(conn, "prod", table, name)
     execute_sql_file(conn, SQL_DIR / "fill_intermediates.sql")
     ensure_load_log(conn, "prod")
+
+
+def ensure_schema(conn) -> None:
+    _ensure_prod(conn)
     recreate_scratch_tables(conn, MODEL_TABLES)
 
 
@@ -124,8 +148,8 @@ def pending(settings: Settings, dates: Iterable[date] = ()) -> Slice:
     """staging's loads semantic has not published yet; ``dates`` are rebuilt whole."""
     with connect(settings, "staging_db") as stg, connect(settings, "semantic_db") as sem:
         with sem.transaction():
-            sem.execute("CREATE SCHEMA IF NOT EXISTS prod")
-            ensure_load_log(sem, "prod")
+            sem.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.semantic.prod'))")
+            _ensure_prod(sem)
         return pending_slice(stg, "prod", sem, "prod", dates)
 
 
@@ -159,13 +183,48 @@ def _counts(settings: Settings, dates: list[date]) -> dict[date, PartitionCounts
     return counts
 
 
+def _partition_days(conn, cut: Slice) -> tuple[list[date], list[date], list[date], list[date]]:
+    """(update dates written whole, dates added to, location days written whole, days added
+    to): a date rebuilt or published for the first time, and a location day whose every
+    point is recomputed, is swapped in whole; the others take rows through the parent."""
+    first = unpublished_dates(conn, "prod", "int_vehicle_updates", cut.append)
+    whole_updates = [*cut.replace, *first]
+    added_updates = [d for d in cut.append if d not in first]
+    whole_days = [
+        key_day(k) for (k,) in conn.execute(read_sql(SQL_DIR / "whole_location_days.sql"))
+    ]
+    touched = conn.execute("SELECT DISTINCT date_key FROM dev.int_period_daily_distance")
+    added_days = sorted({key_day(k) for (k,) in touched} - set(whole_days))
+    return whole_updates, added_updates, whole_days, added_days
+
+
 def publish(settings: Settings, cut: Slice) -> None:
     """Replace the affected facts, the rebuilt dates' updates and the dimensions, append
     the new updates and move the watermark, atomically."""
     with connect(settings, "semantic_db") as conn:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.semantic.prod'))")
-            execute_sql_file(conn, SQL_DIR / "publish.sql", {"dates": cut.replace})
+            whole_updates, added_updates, whole_days, added_days = _partition_days(conn, cut)
+            ensure_date_partitions(conn, "prod", "int_vehicle_updates", added_updates)
+            ensure_date_partitions(conn, "prod", "fact_vehicle_location", added_days)
+            params = {
+                "dates": cut.replace,
+                "whole_update_dates": whole_updates,
+                "whole_location_days": [day_key(d) for d in whole_days],
+            }
+            execute_sql_file(conn, SQL_DIR / "publish.sql", params)
+            fill = fill_statement(conn, read_sql(SQL_DIR / "fill_updates_partition.sql"))
+            for day in whole_updates:
+                replace_date_partition(conn, "prod", "int_vehicle_updates", day, fill)
+            fill = fill_statement(conn, read_sql(SQL_DIR / "fill_location_partition.sql"))
+            for day in whole_days:
+                replace_date_partition(conn, "prod", "fact_vehicle_location", day, fill)
+            for table, days in (
+                ("int_vehicle_updates", added_updates),
+                ("fact_vehicle_location", added_days),
+            ):
+                for day in days:
+                    conn.execute(sql.SQL("ANALYZE {}").format(partition_ident("prod", table, day)))
             advance_watermark(conn, "prod", cut)
 
 

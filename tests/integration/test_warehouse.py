@@ -46,11 +46,15 @@ def test_older_plain_tables_are_moved_into_date_partitions(platform):
     upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
     run_pipeline(platform, "run-1")
     before = snapshot(platform)
-    layouts = {  # database: (table, its key in the previous release)
-        "raw_db": ("raw.vehicle_events", None),
-        "staging_db": ("prod.stg_vehicle_events", "event_key"),
-    }
-    for database, (table, key) in layouts.items():
+    points = ["prod.int_vehicle_updates", "prod.fact_vehicle_location"]
+    points_before = snapshot(platform, points, "semantic_db")
+    layouts = [  # (database, table, its key and an index in the previous release)
+        ("raw_db", "raw.vehicle_events", None, "event_date, load_seq"),
+        ("staging_db", "prod.stg_vehicle_events", "event_key", "event_date, load_seq"),
+        ("semantic_db", "prod.int_vehicle_updates", None, "event_date"),
+        ("semantic_db", "prod.fact_vehicle_location", "period_key, vehicle_id, point_no", None),
+    ]
+    for database, table, key, index in layouts:
         with connect(platform, database) as conn:  # the layout of the previous release
             schema, name = table.split(".")
             plain, parent = sql.Identifier(schema, "plain"), sql.Identifier(schema, name)
@@ -58,12 +62,13 @@ def test_older_plain_tables_are_moved_into_date_partitions(platform):
             conn.execute(sql.SQL("DROP TABLE {} CASCADE").format(parent))
             conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(plain, sql.Identifier(name)))
             if key:
-                conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (event_key)").format(parent))
-            conn.execute(
-                sql.SQL("CREATE INDEX {} ON {} (event_date, load_seq)").format(
-                    sql.Identifier(f"{name}_date_load"), parent
+                conn.execute(sql.SQL(f"ALTER TABLE {{}} ADD PRIMARY KEY ({key})").format(parent))
+            if index:
+                conn.execute(
+                    sql.SQL(f"CREATE INDEX {{}} ON {{}} ({index})").format(
+                        sql.Identifier(f"{name}_old_index"), parent
+                    )
                 )
-            )
             conn.commit()
 
     # each layer moves the rows on its next run
@@ -71,13 +76,15 @@ def test_older_plain_tables_are_moved_into_date_partitions(platform):
     partitions = """SELECT c.relkind::text,
                            (SELECT count(*) FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid)
                       FROM pg_catalog.pg_class c WHERE c.oid = %s::regclass"""
-    for database, (table, _) in layouts.items():
-        assert query(platform, database, partitions, (table,)) == [("p", 1)], database
+    for database, table, _, _ in layouts:
+        assert query(platform, database, partitions, (table,)) == [("p", 1)], table
         gone = query(platform, database, "SELECT to_regclass(%s)", (table + "_unpartitioned",))
         assert gone == [(None,)]
     assert snapshot(platform) == before
+    assert snapshot(platform, points, "semantic_db") == points_before
     run_pipeline(platform, "run-3", dates=[date(2019, 6, 1)])
     assert snapshot(platform) == before
+    assert snapshot(platform, points, "semantic_db") == points_before
 
 
 def test_two_single_days_equal_one_backfill(platform):

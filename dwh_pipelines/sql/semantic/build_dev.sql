@@ -132,20 +132,22 @@ SELECT p.period_key, p.organization_key, p.organization_id, p.period_id,
        u.vehicle_id, u.event_key, u.location_at, u.location_lat, u.location_lng
   FROM dev.dim_operating_period p
   JOIN dev.affected_periods a USING (period_key)
-  JOIN all_updates u
-    ON u.organization_id = p.organization_id
-   AND u.location_at >= p.period_start AND u.location_at < p.period_finish
+ CROSS JOIN LATERAL (
+       SELECT * FROM all_updates u
+        WHERE u.organization_id = p.organization_id
+          AND u.location_at >= p.period_start AND u.location_at < p.period_finish) u
  WHERE p.is_counted;
 
 -- Tracks: each pair's points ordered by position time with the event key as tie-breaker, in
--- one sort that every window below shares (per period: the join above yields periods one by
--- one), so no intermediate is materialised. Each point's step is measured from the point
--- before it.
+-- one sort that every window below shares (per period: the lateral join above yields periods
+-- one by one, so each period's points are sorted in memory), so no intermediate is
+-- materialised. Each point's step is measured from the point before it.
 -- Rule (GPS jumps): a point implying more than max_kmh from the last accepted point is
 -- dropped, and the track goes on from that last accepted point. Where no step breaks the
--- limit, every point is accepted and the steps are final (the common case, set-based); only
--- tracks with a jump run the sequential rules.gps_track aggregate (FILTER: the whole track
--- or none of it). point_no numbers the accepted points, which are written in track order.
+-- limit, every point is accepted, the steps are final and the points are numbered in order
+-- (the common case, set-based, no arrays); only tracks with a jump run the sequential
+-- rules.gps_track aggregate (FILTER: the whole track or none of it), which also numbers the
+-- accepted points. point_no numbers the accepted points, which are written in track order.
 INSERT INTO dev.fact_vehicle_location
 WITH
 -- the haversine and epoch of rules.gps_track_step, written out the same way so both give
@@ -155,6 +157,7 @@ WITH
 steps AS (
     SELECT period_key, organization_key, vehicle_id, event_key,
            location_at, location_lat, location_lng,
+           row_number() OVER w AS seq,
            CASE WHEN lag(location_at) OVER w IS NULL THEN 0 ELSE 2 * 6371.0088 * asin(least(1.0, sqrt(
                sin(radians(location_lat - lag(location_lat) OVER w) / 2) ^ 2
                + cos(radians(lag(location_lat) OVER w)) * cos(radians(location_lat))
@@ -175,23 +178,20 @@ flagged AS (
 ),
 judged AS (
     SELECT flagged.*,
-           coalesce(rules.gps_track(location_lat, location_lng, location_at,
-                                    %(max_kmh)s::double precision) FILTER (WHERE jumpy) OVER w,
-                    ARRAY[location_lat, location_lng, 0, 1, step_km, step_s]) AS track
+           rules.gps_track(location_lat, location_lng, location_at,
+                           %(max_kmh)s::double precision) FILTER (WHERE jumpy) OVER w AS track
       FROM flagged
-    WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key
-                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-),
-numbered AS (
-    SELECT judged.*, count(*) FILTER (WHERE track[4] = 1) OVER w AS point_no
-      FROM judged
     WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
 SELECT period_key, organization_key, to_char(location_at, 'YYYYMMDD')::integer, vehicle_id,
-       event_key, point_no, location_at, location_lat, location_lng, track[5], track[6]
-  FROM numbered
- WHERE track[4] = 1;
+       event_key,
+       CASE WHEN jumpy THEN track[7]::integer ELSE seq END,
+       location_at, location_lat, location_lng,
+       CASE WHEN jumpy THEN track[5] ELSE step_km END,
+       CASE WHEN jumpy THEN track[6] ELSE step_s END
+  FROM judged
+ WHERE NOT jumpy OR track[4] = 1;
 
 -- Per pair: the accepted points summed in track order (a serial scan of the table written
 -- above: a parallel one would add the floats in another order; so for the sums below too),

@@ -14,7 +14,7 @@ COMMENT ON FUNCTION rules.haversine_km(double precision, double precision, doubl
     IS 'Haversine distance in km between two WGS84 points (mean Earth radius 6371.0088 km).';
 
 -- Running state of a vehicle track: {lat, lng, epoch of the last accepted point,
--- accepted (1/0) for the current point, step km, step seconds}.
+-- accepted (1/0) for the current point, step km, step seconds, accepted points so far}.
 CREATE OR REPLACE FUNCTION rules.gps_track_step(
     state double precision[], lat double precision, lng double precision,
     at timestamptz, max_kmh double precision)
@@ -27,7 +27,7 @@ DECLARE
     dt double precision;
 BEGIN
     IF state IS NULL THEN
-        RETURN ARRAY[lat, lng, t, 1, 0, 0];
+        RETURN ARRAY[lat, lng, t, 1, 0, 0, 1];
     END IF;
     -- rules.haversine_km written out: calling a SQL function from PL/pgSQL per row costs
     -- about three times as much (measured), and this runs once per point.
@@ -37,9 +37,9 @@ BEGIN
     dt := t - state[3];
     IF (dt > 0 AND d / dt * 3600.0 > max_kmh) OR (dt <= 0 AND d > 0) THEN
         -- a GPS jump: drop the point, keep measuring from the last accepted one
-        RETURN ARRAY[state[1], state[2], state[3], 0, 0, 0];
+        RETURN ARRAY[state[1], state[2], state[3], 0, 0, 0, state[7]];
     END IF;
-    RETURN ARRAY[lat, lng, t, 1, d, dt];
+    RETURN ARRAY[lat, lng, t, 1, d, dt, state[7] + 1];
 END $$;
 
 CREATE OR REPLACE AGGREGATE rules.gps_track(
@@ -48,4 +48,4 @@ CREATE OR REPLACE AGGREGATE rules.gps_track(
     STYPE = double precision[]
 );
 COMMENT ON AGGREGATE rules.gps_track(double precision, double precision, timestamptz, double precision)
-    IS 'Window aggregate over a time-ordered track: per point, whether it is accepted (implied speed from the last accepted point <= max km/h) and its step distance from that point.';
+    IS 'Window aggregate over a time-ordered track: per point, whether it is accepted (implied speed from the last accepted point <= max km/h), its step distance from that point, and its number among the accepted points.';

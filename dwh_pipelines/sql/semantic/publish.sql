@@ -1,16 +1,18 @@
--- Publish the semantic model: replace affected periods' facts, rebuilt dates' updates and
--- activity days, and the dimensions, and append the new updates, in the caller's single
--- transaction.
+-- Publish the semantic model: replace affected periods' facts, rebuilt activity days and
+-- the dimensions, and append the new updates, in the caller's single transaction. The two
+-- per-point tables are partitioned by day: the days written whole (whole_update_dates,
+-- whole_location_days) are swapped in afterwards (dwh_pipelines.semantic.publish), so only
+-- the other days' rows are deleted and inserted here, and only their partitions analysed.
 -- sorts and hashes of a whole day stay in memory instead of spilling to disk
 SET LOCAL work_mem = '256MB';
 SET CONSTRAINTS ALL DEFERRED;
 DELETE FROM prod.fact_vehicle_location
- WHERE period_key IN (SELECT period_key FROM dev.affected_periods);
+ WHERE period_key IN (SELECT period_key FROM dev.affected_periods)
+   AND date_key <> ALL(%(whole_location_days)s::integer[]);
 DELETE FROM prod.fact_vehicle_period_distance
  WHERE period_key IN (SELECT period_key FROM dev.affected_periods);
 DELETE FROM prod.fact_client_daily_activity
  WHERE date_key IN (SELECT date_key FROM dev.rebuilt_activity_dates);
-DELETE FROM prod.int_vehicle_updates WHERE event_date = ANY(%(dates)s);
 DELETE FROM prod.int_vehicle_daily_updates WHERE event_date = ANY(%(dates)s);
 DELETE FROM prod.int_period_daily_distance
  WHERE period_key IN (SELECT period_key FROM dev.affected_periods);
@@ -25,8 +27,10 @@ INSERT INTO prod.dim_date SELECT * FROM dev.dim_date;
 -- in time order: each organization's rows append to its end of the (organization, time)
 -- btree instead of writing all over it
 INSERT INTO prod.int_vehicle_updates SELECT * FROM dev.int_vehicle_updates
+ WHERE event_date <> ALL(%(whole_update_dates)s::date[])
  ORDER BY location_at;
 INSERT INTO prod.fact_vehicle_location SELECT * FROM dev.fact_vehicle_location
+ WHERE date_key <> ALL(%(whole_location_days)s::integer[])
  ORDER BY period_key, vehicle_id, point_no;
 INSERT INTO prod.fact_vehicle_period_distance SELECT * FROM dev.fact_vehicle_period_distance;
 -- counts add up: a load's updates are new events (staging removed every duplicate)
@@ -35,6 +39,4 @@ INSERT INTO prod.int_vehicle_daily_updates SELECT * FROM dev.int_vehicle_daily_u
     DO UPDATE SET updates = prod.int_vehicle_daily_updates.updates + excluded.updates;
 INSERT INTO prod.int_period_daily_distance SELECT * FROM dev.int_period_daily_distance;
 INSERT INTO prod.fact_client_daily_activity SELECT * FROM dev.fact_client_daily_activity;
-ANALYZE prod.int_vehicle_updates;
-ANALYZE prod.fact_vehicle_location;
 ANALYZE prod.fact_vehicle_period_distance;

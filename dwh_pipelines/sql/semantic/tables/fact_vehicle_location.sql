@@ -1,7 +1,10 @@
 -- semantic model table fact_vehicle_location, created in schema {schema}.
 -- One row per point: its references to the dimensions are not declared as foreign keys,
 -- whose per-row check would cost more than building the table; the blocking orphan_facts
--- check audits them before every publish.
+-- check audits them before every publish. Partitioned by day (date_key, partitions in
+-- prod_partitions): a day whose every point is rebuilt is swapped in (see
+-- dwh_pipelines.partitions). The key holds the partition column, as PostgreSQL requires;
+-- point_no numbers a pair's points across days, so (period, vehicle, point_no) stays unique.
 CREATE TABLE IF NOT EXISTS {schema}.fact_vehicle_location (
     period_key       uuid             NOT NULL,
     organization_key uuid             NOT NULL,
@@ -14,8 +17,8 @@ CREATE TABLE IF NOT EXISTS {schema}.fact_vehicle_location (
     location_lng     double precision NOT NULL,
     step_km          double precision NOT NULL,
     step_seconds     double precision NOT NULL,
-    PRIMARY KEY (period_key, vehicle_id, point_no)
-);
+    PRIMARY KEY (period_key, vehicle_id, point_no, date_key)
+) PARTITION BY RANGE (date_key);
 CREATE INDEX IF NOT EXISTS fact_vehicle_location_org_at ON {schema}.fact_vehicle_location (organization_key, location_at);
 COMMENT ON TABLE {schema}.fact_vehicle_location IS 'Each accepted vehicle update within each counted operating period of its organization (grain: period x vehicle x point), with the step from the previous accepted point of the same period. GPS jumps are not here.';
 COMMENT ON COLUMN {schema}.fact_vehicle_location.period_key IS 'Counted operating period the point falls in (start <= location_at < finish); many points per period. References dim_operating_period (checked by orphan_facts).';

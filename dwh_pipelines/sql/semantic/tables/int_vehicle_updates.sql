@@ -1,6 +1,8 @@
 -- semantic model table int_vehicle_updates, created in schema {schema}.
 -- event_key is unique already (staging's primary key); read by organization and time only,
--- so a random-uuid index would only slow the load down.
+-- so a random-uuid index would only slow the load down. Partitioned by event date
+-- (partitions in prod_partitions): a date written whole is swapped in (see
+-- dwh_pipelines.partitions).
 CREATE TABLE IF NOT EXISTS {schema}.int_vehicle_updates (
     event_key       uuid             NOT NULL,
     organization_id text             NOT NULL,
@@ -10,9 +12,8 @@ CREATE TABLE IF NOT EXISTS {schema}.int_vehicle_updates (
     location_at     timestamptz      NOT NULL,
     event_at        timestamptz      NOT NULL,
     event_date      date             NOT NULL
-);
+) PARTITION BY RANGE (event_date);
 CREATE INDEX IF NOT EXISTS int_vehicle_updates_org_at ON {schema}.int_vehicle_updates (organization_id, location_at);
-CREATE INDEX IF NOT EXISTS int_vehicle_updates_date ON {schema}.int_vehicle_updates (event_date);
 COMMENT ON TABLE {schema}.int_vehicle_updates IS 'Intermediate: staged vehicle updates that have coordinates and a position time (the only ones that can count): a load appends its new updates, a date rebuilt whole is replaced.';
 COMMENT ON COLUMN {schema}.int_vehicle_updates.event_key IS 'Staging surrogate key of the update (unique: staging primary key).';
 COMMENT ON COLUMN {schema}.int_vehicle_updates.organization_id IS 'Client owning the vehicle.';
