@@ -161,6 +161,8 @@ def build_dev(settings: Settings, cut: Slice) -> None:
             sem.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.semantic.dev'))")
             ensure_schema(sem)
             execute_sql_file(sem, SQL_DIR / "src_tables.sql")
+            # the updates are read in time order: a day's sort in memory, not in temp files
+            stg.execute("SET work_mem = '256MB'")
             for table, columns, query in _INPUTS:
                 select = sql.SQL(query).format(
                     cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
