@@ -16,6 +16,23 @@ CREATE TABLE IF NOT EXISTS ops.lake_objects (
     batch_id        text,
     PRIMARY KEY (source_key, etag)
 );
+-- A manifest from before landing bundles had one landing object per source object: that
+-- object is the whole landing object (offset 0, the object's size). Altered only when the
+-- columns are missing, so every other run takes no lock here.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                    WHERE table_schema = 'ops' AND table_name = 'lake_objects'
+                      AND column_name = 'landing_length') THEN
+        ALTER TABLE ops.lake_objects
+            ADD COLUMN landing_offset bigint NOT NULL DEFAULT 0,
+            ADD COLUMN landing_length bigint;
+        UPDATE ops.lake_objects SET landing_length = size_bytes;
+        ALTER TABLE ops.lake_objects
+            ALTER COLUMN landing_length SET NOT NULL,
+            ALTER COLUMN landing_offset DROP DEFAULT;
+    END IF;
+END $$;
 COMMENT ON TABLE ops.lake_objects IS 'Manifest of source objects copied into the lake landing zone: exactly-once ingestion is keyed by (source_key, etag); each row says which bundle and byte range hold the object.';
 COMMENT ON COLUMN ops.lake_objects.source_key IS 'Object key in the source feed bucket.';
 COMMENT ON COLUMN ops.lake_objects.etag IS 'ETag of the object when listed; a changed object is a new delivery.';

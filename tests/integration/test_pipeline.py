@@ -54,3 +54,48 @@ def test_accounting_reconciles(platform, feed):
     assert feed.stats["lines"] == (
         st["rows_out"] + st["duplicates_removed"] + quarantined + st["rejected"]
     )
+
+
+def test_manifest_from_before_landing_bundles_is_upgraded(platform, feed):
+    """An installation whose manifest holds one landing object per source object (before
+    bundles) upgrades in place: the next run converts those objects as they are."""
+    from data_lake.extract import extract
+    from pipeline_core.db import connect
+
+    s3 = s3_client(platform)
+    upload_feed(feed, s3, platform.source_bucket, prefix=platform.source_prefix)
+    extract(platform, "old-run")
+    with connect(platform, "dwh_db") as conn:  # the previous release's landing zone
+        rows = conn.execute(
+            "SELECT source_key, landing_key, landing_offset, landing_length FROM ops.lake_objects"
+        ).fetchall()
+        for source_key, bundle, offset, length in rows:
+            body = s3.get_object(
+                Bucket=platform.lake_bucket,
+                Key=bundle,
+                Range=f"bytes={offset}-{offset + length - 1}",
+            )["Body"].read()
+            key = f"landing/old/{source_key}"
+            s3.put_object(Bucket=platform.lake_bucket, Key=key, Body=body)
+            conn.execute(
+                "UPDATE ops.lake_objects SET landing_key = %s WHERE source_key = %s",
+                (key, source_key),
+            )
+        conn.execute(
+            "ALTER TABLE ops.lake_objects DROP COLUMN landing_offset, DROP COLUMN landing_length"
+        )
+        conn.commit()
+
+    result = run_pipeline(platform, "run-1")
+    assert result["extract"]["new_objects"] == 0
+    assert result["convert"]["input_lines"] == feed.stats["lines"]
+    overall = query(
+        platform, "dwh_db", "SELECT avg_km_per_vehicle_period FROM marts.avg_distance_overall"
+    )
+    assert overall[0][0] == pytest.approx(feed.ground_truth["avg_km_per_vehicle_period"], rel=0.005)
+    lengths = query(
+        platform,
+        "dwh_db",
+        "SELECT count(*) FROM ops.lake_objects WHERE landing_length = size_bytes",
+    )
+    assert lengths[0][0] == len(rows) == feed.stats["objects"]
