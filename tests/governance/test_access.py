@@ -75,6 +75,8 @@ READS = [
     # date partitions are read through their parent only (its grants and masking apply)
     ("staging_db", "SELECT * FROM prod_partitions.stg_vehicle_events_20190601", set()),
     ("raw_db", "SELECT * FROM raw_partitions.vehicle_events_20190601", set()),
+    ("semantic_db", "SELECT * FROM prod_partitions.fact_vehicle_location_20190601", set()),
+    ("semantic_db", "SELECT * FROM prod_partitions.int_vehicle_updates_20190601", set()),
     # rejected rows as JSON (positions included): seniors only
     (
         "staging_db",
