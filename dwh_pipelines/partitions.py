@@ -351,19 +351,20 @@ def ensure_date_partitions(
         )
 
 
-def unpublished_dates(
-    conn: psycopg.Connection, schema: str, table: str, days: Iterable[date]
-) -> list[date]:
-    """The ``days`` whose partition holds no row yet: adding to them is writing them whole,
-    so they are swapped in like a rebuilt day instead of inserted row by row."""
-    out = []
-    for day in days:
+def split_by_first_write(
+    conn: psycopg.Connection, schema: str, table: str, cut: Slice
+) -> tuple[list[date], list[date]]:
+    """(dates written whole, dates added to) of a publish: a date the slice replaces, or
+    appends to while its partition holds no row yet (adding to it is writing it whole), is
+    swapped in; the others take rows through the parent."""
+    first = []
+    for day in cut.append:
         part = partition_ident(schema, table, day)
         if conn.execute("SELECT to_regclass(%s)", (part.as_string(conn),)).fetchone()[0] is None:
-            out.append(day)
+            first.append(day)
         elif conn.execute(sql.SQL("SELECT NOT EXISTS (SELECT FROM {})").format(part)).fetchone()[0]:
-            out.append(day)
-    return out
+            first.append(day)
+    return [*cut.replace, *first], [d for d in cut.append if d not in first]
 
 
 def set_aside_unpartitioned(conn: psycopg.Connection, schema: str, table: str) -> str | None:

@@ -33,7 +33,7 @@ from dwh_pipelines.partitions import (
     record_partitions,
     replace_date_partition,
     set_aside_unpartitioned,
-    unpublished_dates,
+    split_by_first_write,
 )
 from dwh_pipelines.quality import Check, gate, run_checks
 from dwh_pipelines.transfer import relay
@@ -189,9 +189,7 @@ def _partition_days(conn, cut: Slice) -> tuple[list[date], list[date], list[date
     """(update dates written whole, dates added to, location days written whole, days added
     to): a date rebuilt or published for the first time, and a location day whose every
     point is recomputed, is swapped in whole; the others take rows through the parent."""
-    first = unpublished_dates(conn, "prod", "int_vehicle_updates", cut.append)
-    whole_updates = [*cut.replace, *first]
-    added_updates = [d for d in cut.append if d not in first]
+    whole_updates, added_updates = split_by_first_write(conn, "prod", "int_vehicle_updates", cut)
     whole_days = [
         key_day(k) for (k,) in conn.execute(read_sql(SQL_DIR / "whole_location_days.sql"))
     ]

@@ -29,7 +29,7 @@ from dwh_pipelines.partitions import (
     record_partitions,
     replace_date_partition,
     set_aside_unpartitioned,
-    unpublished_dates,
+    split_by_first_write,
 )
 from dwh_pipelines.quality import Check, gate, run_checks
 from dwh_pipelines.transfer import relay
@@ -180,12 +180,10 @@ def publish(
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.staging.prod'))")
             execute_sql_file(conn, SQL_DIR / "publish.sql", {"replace_dates": cut.replace})
-            # a date appended to for the first time is written whole, as a rebuilt one
-            first = unpublished_dates(conn, "prod", PARTITIONED, cut.append)
+            whole, appended = split_by_first_write(conn, "prod", PARTITIONED, cut)
             fill = fill_statement(conn, read_sql(SQL_DIR / "fill_vehicle_partition.sql"))
-            for day in [*cut.replace, *first]:
+            for day in whole:
                 replace_date_partition(conn, "prod", PARTITIONED, day, fill)
-            appended = [d for d in cut.append if d not in first]
             ensure_date_partitions(conn, "prod", PARTITIONED, appended)
             execute_sql_file(conn, SQL_DIR / "publish_appended.sql", {"append_dates": appended})
             rows = {d: c.rows_out for d, c in result.counts.items()}
