@@ -10,7 +10,8 @@ from psycopg import sql
 from data_lake.convert import convert
 from data_lake.extract import extract
 from data_lake.simulate import SimulationConfig, generate_feed, upload_feed
-from dwh_pipelines.quality import DataQualityError
+from dwh_pipelines import semantic
+from dwh_pipelines.quality import DataQualityError, run_check
 from dwh_pipelines.raw import load_raw
 from dwh_pipelines.staging import build_staging
 from pipeline_core.db import connect
@@ -240,3 +241,27 @@ def test_loads_in_slices_equal_one_load(platform):
     upload(platform, feed.objects)
     run_pipeline(platform, "whole")
     assert _layer_state(platform) == sliced
+
+
+def test_semantic_check_catches_a_point_outside_its_period(platform):
+    """points_inside_period reads each period's first and last point: a point moved out of
+    its period fails it, naming the period."""
+    feed = generate_feed(SimulationConfig(vehicles=3, hours=0.5, organizations=2, seed=4))
+    upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
+    run_pipeline(platform, "good")
+    check = next(c for c in semantic.CHECKS if c.name == "points_inside_period")
+    with connect(platform, "semantic_db") as conn:
+        assert run_check(conn, check, {}).rows_affected == 0
+        period = conn.execute(
+            """UPDATE dev.fact_vehicle_location f SET location_at = p.period_finish
+                 FROM dev.dim_operating_period p
+                WHERE p.period_key = f.period_key
+                  AND (f.period_key, f.vehicle_id, f.point_no)
+                      = (SELECT period_key, vehicle_id, point_no FROM dev.fact_vehicle_location
+                          ORDER BY 1, 2, 3 LIMIT 1)
+            RETURNING f.period_key::text"""
+        ).fetchone()[0]
+        result = run_check(conn, check, {})
+        conn.rollback()
+    assert result.rows_affected == 1 and result.status == "fail"
+    assert result.sample[0]["period_key"] == period

@@ -126,7 +126,10 @@ SELECT coalesce(n.period_key, o.period_key)
        IS DISTINCT FROM (o.period_start, o.period_finish, o.is_counted);
 
 -- Points of the tracks: every positioned update in each counted, affected period of its
--- organization (start <= location_at < finish).
+-- organization (start <= location_at < finish). OFFSET 0 keeps the lateral subquery a
+-- per-period index range scan: flattened, the planner may pick (as it did on a full day) a
+-- hash join on the organization alone that tests every position against every period of
+-- its organization (229 M comparisons for 8 M positions) and sorts the result on disk.
 CREATE OR REPLACE TEMP VIEW period_points AS
 SELECT p.period_key, p.organization_key, p.organization_id, p.period_id,
        u.vehicle_id, u.event_key, u.location_at, u.location_lat, u.location_lng
@@ -135,7 +138,8 @@ SELECT p.period_key, p.organization_key, p.organization_id, p.period_id,
  CROSS JOIN LATERAL (
        SELECT * FROM all_updates u
         WHERE u.organization_id = p.organization_id
-          AND u.location_at >= p.period_start AND u.location_at < p.period_finish) u
+          AND u.location_at >= p.period_start AND u.location_at < p.period_finish
+       OFFSET 0) u
  WHERE p.is_counted;
 
 -- Tracks: each pair's points ordered by position time with the event key as tie-breaker, in
