@@ -5,6 +5,7 @@ source lines = staged rows + removed duplicates + quarantined lines + rejected r
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -144,6 +145,48 @@ def test_out_of_order_lines_across_files_give_the_same_distance(platform):
         0
     ]
     assert km == pytest.approx(5 * 0.01111949, rel=1e-3)  # 5 steps of 0.0001 deg (40 km/h)
+
+
+def test_gps_jumps_are_dropped_and_the_track_goes_on_from_the_last_accepted_point(platform):
+    """v1 jumps at its 4th point and at its 7th and 8th, v2 at its 2nd: the jumps are
+    dropped, the next step is measured from the last accepted point, and the accepted
+    points are numbered 1..n in track order."""
+    create = event(
+        "create",
+        "operating_period",
+        {"id": "p1", "start": "2019-06-01T08:00:00Z", "finish": "2019-06-01T12:00:00Z"},
+        at="2019-06-01T07:00:00Z",
+    )
+    jumps = {"v1": {3, 6, 7}, "v2": {1}}
+    lines = [create]
+    for vehicle, jumped in jumps.items():
+        for i in range(10):
+            lat = 52.50 + i * 0.0001 + (1.0 if i in jumped else 0.0)
+            lines.append(update(vehicle, lat, 13.40, at=f"2019-06-01T09:00:{i:02d}.000Z"))
+    put_source(platform, {"jumps.json": b"\n".join(lines) + b"\n"})
+    run_pipeline(platform, "jumps")
+    step = 0.01111949  # km of 0.0001 degree of latitude (40 km/h over a second)
+    for vehicle, jumped in jumps.items():
+        points = query(
+            platform,
+            "semantic_db",
+            "SELECT point_no, extract(second FROM location_at)::int, step_km, step_seconds"
+            " FROM prod.fact_vehicle_location WHERE vehicle_id = %s ORDER BY location_at",
+            (vehicle,),
+        )
+        kept = [i for i in range(10) if i not in jumped]
+        assert [(n, s) for n, s, _, _ in points] == list(enumerate(kept, start=1))
+        gaps = [0] + [b - a for a, b in itertools.pairwise(kept)]
+        assert [t for *_, t in points] == gaps
+        assert [km for _, _, km, _ in points] == pytest.approx([g * step for g in gaps], rel=1e-3)
+        dropped, km = query(
+            platform,
+            "semantic_db",
+            "SELECT gps_jumps_dropped, distance_km FROM prod.fact_vehicle_period_distance"
+            " WHERE vehicle_id = %s",
+            (vehicle,),
+        )[0]
+        assert dropped == len(jumped) and km == pytest.approx(9 * step, rel=1e-3)
 
 
 def test_unregistered_vehicle_and_delete_without_create_are_kept_and_warned(platform):

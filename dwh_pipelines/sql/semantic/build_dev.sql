@@ -147,11 +147,13 @@ SELECT p.period_key, p.organization_key, p.organization_id, p.period_id,
 -- one by one, so each period's points are sorted in memory), so no intermediate is
 -- materialised. Each point's step is measured from the point before it.
 -- Rule (GPS jumps): a point implying more than max_kmh from the last accepted point is
--- dropped, and the track goes on from that last accepted point. Where no step breaks the
--- limit, every point is accepted, the steps are final and the points are numbered in order
--- (the common case, set-based, no arrays); only tracks with a jump run the sequential
--- rules.gps_track aggregate (FILTER: the whole track or none of it), which also numbers the
--- accepted points. point_no numbers the accepted points, which are written in track order.
+-- dropped, and the track goes on from that last accepted point. Up to the first step that
+-- breaks the limit (first_jump), every point is accepted, its step is final and it is
+-- numbered in order (set-based, no arrays; a track without a jump ends there). From the
+-- point before first_jump (accepted, so the rule's state is that point alone) the
+-- sequential rules.gps_track aggregate runs (FILTER), which accepts or drops each point and
+-- numbers the accepted ones from 1 there, so point_no adds first_jump - 2. point_no numbers
+-- the accepted points, which are written in track order.
 INSERT INTO dev.fact_vehicle_location
 WITH
 -- the haversine and epoch of rules.gps_track_step, written out the same way so both give
@@ -174,28 +176,30 @@ steps AS (
 ),
 flagged AS (
     SELECT steps.*,
-           bool_or((step_s > 0 AND step_km / step_s * 3600.0 > %(max_kmh)s::double precision)
-                   OR (step_s <= 0 AND step_km > 0))
-               OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS jumpy
+           min(seq) FILTER (WHERE (step_s > 0
+                                   AND step_km / step_s * 3600.0 > %(max_kmh)s::double precision)
+                                  OR (step_s <= 0 AND step_km > 0))
+               OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_jump
       FROM steps
     WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key)
 ),
 judged AS (
     SELECT flagged.*,
            rules.gps_track(location_lat, location_lng, location_at,
-                           %(max_kmh)s::double precision) FILTER (WHERE jumpy) OVER w AS track
+                           %(max_kmh)s::double precision) FILTER (WHERE seq >= first_jump - 1)
+               OVER w AS track
       FROM flagged
     WINDOW w AS (PARTITION BY period_key, vehicle_id ORDER BY location_at, event_key
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
 SELECT period_key, organization_key, to_char(location_at, 'YYYYMMDD')::integer, vehicle_id,
        event_key,
-       CASE WHEN jumpy THEN track[7]::integer ELSE seq END,
+       CASE WHEN seq >= first_jump THEN track[7]::integer + first_jump - 2 ELSE seq END,
        location_at, location_lat, location_lng,
-       CASE WHEN jumpy THEN track[5] ELSE step_km END,
-       CASE WHEN jumpy THEN track[6] ELSE step_s END
+       CASE WHEN seq >= first_jump THEN track[5] ELSE step_km END,
+       CASE WHEN seq >= first_jump THEN track[6] ELSE step_s END
   FROM judged
- WHERE NOT jumpy OR track[4] = 1;
+ WHERE first_jump IS NULL OR seq < first_jump OR track[4] = 1;
 
 -- Per pair: the accepted points summed in track order (a serial scan of the table written
 -- above: a parallel one would add the floats in another order; so for the sums below too),
