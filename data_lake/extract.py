@@ -8,7 +8,9 @@ the manifest says which bundle and byte range hold each one.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -112,10 +114,14 @@ def bundle_key(group: list[SourceObject]) -> str:
 
 
 def _fetch_source(
-    s3, bucket: str, group: list[SourceObject], pool: ThreadPoolExecutor
-) -> list[tuple[SourceObject, bytes]]:
-    """Read the objects concurrently; each is described as read (an object rewritten since
-    the listing is recorded with the ETag and size of the bytes actually landed)."""
+    s3, bucket: str, groups: list[list[SourceObject]], pool: ThreadPoolExecutor, ahead: int
+) -> Iterator[tuple[list[SourceObject], list[tuple[SourceObject, bytes]]]]:
+    """Read the groups' objects concurrently and yield each group with its bodies, in order.
+
+    Up to ``ahead`` reads are in flight across group boundaries, so the readers never wait
+    for a group's slowest object before starting the next group (memory: ``ahead`` bodies
+    besides the group being stored). Each object is described as read (an object rewritten
+    since the listing is recorded with the ETag and size of the bytes actually landed)."""
 
     def get(obj: SourceObject) -> tuple[SourceObject, bytes]:
         try:
@@ -126,7 +132,16 @@ def _fetch_source(
         etag = response.get("ETag", "").strip('"') or obj.etag
         return SourceObject(obj.key, etag, len(body), obj.last_modified), body
 
-    return list(pool.map(get, group))
+    objects = (obj for group in groups for obj in group)
+    in_flight: deque[Future] = deque(pool.submit(get, o) for o in itertools.islice(objects, ahead))
+    for group in groups:
+        landed = []
+        for _ in group:
+            landed.append(in_flight.popleft().result())
+            following = next(objects, None)
+            if following is not None:
+                in_flight.append(pool.submit(get, following))
+        yield group, landed
 
 
 def _record(conn, landed: list[tuple[SourceObject, bytes]], key: str, run_id: str) -> None:
@@ -245,8 +260,10 @@ def extract_shard(
         ):
             per_bundle = bundle_objects or settings.landing_bundle_objects
             pending: tuple[Future, int, str] | None = None
-            for group in bundles(todo, per_bundle, bundle_bytes):
-                landed = _fetch_source(s3, settings.source_bucket, group, pool)
+            groups = list(bundles(todo, per_bundle, bundle_bytes))
+            for group, landed in _fetch_source(
+                s3, settings.source_bucket, groups, pool, ahead=4 * max_workers
+            ):
                 if pending is not None:
                     landed_bytes += pending[0].result()
                     done += pending[1]
