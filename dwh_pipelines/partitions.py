@@ -279,12 +279,16 @@ def partition_key(conn: psycopg.Connection, schema: str, table: str) -> tuple[st
     return row[0], row[1]
 
 
-def _bounds(day: date, integer_key: bool) -> sql.Composable:
+def _bound_values(day: date, integer_key: bool) -> tuple[sql.Literal, sql.Literal]:
     # utility statements take no bind parameters: the bounds are quoted by the driver
     lo, hi = day, day + timedelta(days=1)
     if integer_key:
         lo, hi = day_key(lo), day_key(hi)
-    return sql.SQL("FOR VALUES FROM ({}) TO ({})").format(sql.Literal(lo), sql.Literal(hi))
+    return sql.Literal(lo), sql.Literal(hi)
+
+
+def _bounds(day: date, integer_key: bool) -> sql.Composable:
+    return sql.SQL("FOR VALUES FROM ({}) TO ({})").format(*_bound_values(day, integer_key))
 
 
 def fill_statement(
@@ -331,6 +335,114 @@ def replace_date_partition(
     )
     conn.execute(sql.SQL("ANALYZE {}").format(part))
     return rows
+
+
+def scratch_partition(table: str, day: date, scratch: str = "dev") -> sql.Identifier:
+    """The day's table of ``scratch.<table>`` (see ``create_scratch_partitions``)."""
+    return sql.Identifier(scratch, _partition_name(table, day))
+
+
+def create_scratch_partitions(
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    days: Iterable[date],
+    scratch: str = "dev",
+) -> None:
+    """Re-create ``scratch.<table>`` partitioned like ``schema.<table>``, with an empty table
+    per day shaped as ``schema``'s partition of that day, for a build to fill and index and
+    ``adopt_scratch_partition`` to move into ``schema`` at publish instead of copying.
+
+    The days' tables are logged: they become published partitions as they are. Created in
+    the build's transaction, they write no WAL on a wal_level=minimal server (the embedded
+    one); elsewhere they write the WAL the copy into a new partition would have written.
+    Each carries its day's bounds as a CHECK constraint, which spares ATTACH its scan.
+    """
+    column, integer_key = partition_key(conn, schema, table)
+    parent = sql.Identifier(scratch, table)
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(scratch)))
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(parent))
+    conn.execute(
+        sql.SQL(
+            "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING COMMENTS)"
+            " PARTITION BY RANGE ({})"
+        ).format(parent, sql.Identifier(schema, table), sql.Identifier(column))
+    )
+    conn.execute(
+        sql.SQL("COMMENT ON TABLE {} IS {}").format(
+            parent,
+            sql.Literal(
+                f"Work area of write-audit-publish: rows of {schema}.{table} being rebuilt, "
+                "one table per day, audited by the checks before publication (a day written "
+                "whole is then moved into prod as its partition)."
+            ),
+        )
+    )
+    home = sql.Identifier(partition_schema(schema))
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(home))
+    for day in days:
+        name = _partition_name(table, day)
+        lo, hi = _bound_values(day, integer_key)
+        # created among the partitions, so it takes their privileges (none: every reader
+        # goes through the parent), not the scratch schema's default grants, then moved
+        created = sql.Identifier(partition_schema(schema), f"{name}_dev")
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {} PARTITION OF {} (CONSTRAINT {} CHECK ({} >= {} AND {} < {})) {}"
+            ).format(
+                created,
+                parent,
+                sql.Identifier(f"{name}_bounds"),
+                sql.Identifier(column),
+                lo,
+                sql.Identifier(column),
+                hi,
+                _bounds(day, integer_key),
+            )
+        )
+        conn.execute(
+            sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(created, sql.Identifier(scratch))
+        )
+        conn.execute(
+            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                sql.Identifier(scratch, f"{name}_dev"), sql.Identifier(name)
+            )
+        )
+
+
+def adopt_scratch_partition(
+    conn: psycopg.Connection, schema: str, table: str, day: date, scratch: str = "dev"
+) -> None:
+    """Move the day's table of ``scratch.<table>`` (see ``create_scratch_partitions``) into
+    ``schema`` as its partition, in the caller's (publishing) transaction: no copy, no scan
+    (the CHECK constraint proves the bounds), and the table's indexes whose definitions
+    match the parent's are attached instead of built. Statistics come with the table, so
+    the build must have analysed it."""
+    name = _partition_name(table, day)
+    moving = scratch_partition(table, day, scratch)
+    part = partition_ident(schema, table, day)
+    _, integer_key = partition_key(conn, schema, table)
+    conn.execute(
+        sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(sql.Identifier(scratch, table), moving)
+    )
+    conn.execute(
+        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(partition_schema(schema)))
+    )
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(part))
+    conn.execute(
+        sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
+            moving, sql.Identifier(partition_schema(schema))
+        )
+    )
+    conn.execute(
+        sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
+            sql.Identifier(schema, table), part, _bounds(day, integer_key)
+        )
+    )
+    # the partition constraint now holds the bounds; the CHECK would only cost inserts
+    conn.execute(
+        sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(part, sql.Identifier(f"{name}_bounds"))
+    )
 
 
 def ensure_date_partitions(

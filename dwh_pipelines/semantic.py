@@ -21,7 +21,9 @@ from dwh_pipelines.partitions import (
     LayerResult,
     PartitionCounts,
     Slice,
+    adopt_scratch_partition,
     advance_watermark,
+    create_scratch_partitions,
     day_key,
     ensure_date_partitions,
     ensure_load_log,
@@ -32,6 +34,7 @@ from dwh_pipelines.partitions import (
     pending_slice,
     record_partitions,
     replace_date_partition,
+    scratch_partition,
     set_aside_unpartitioned,
     split_by_first_write,
 )
@@ -59,27 +62,27 @@ CHECKS = [
     _check("gps_jumps", "warn", "no GPS jumps were dropped"),
 ]
 
+#: Rule: only updates with coordinates and a position time can count. Relayed date by date
+#: into the date's dev table (see create_scratch_partitions), in time order: the (time,
+#: organization) btree is then built without sorting, and a timestamp sorts several times
+#: faster than the text organization id leading a key (too few values for abbreviated keys).
+_UPDATES_COLUMNS = [
+    "event_key",
+    "organization_id",
+    "vehicle_id",
+    "location_lat",
+    "location_lng",
+    "location_at",
+    "event_at",
+    "event_date",
+]
+_UPDATES_QUERY = (
+    "SELECT {cols} FROM prod.stg_vehicle_events"
+    " WHERE {slice} AND event_date = %(day)s AND event = 'update' AND has_location"
+    " ORDER BY location_at"
+)
+
 _INPUTS = [
-    (
-        # Rule: only updates with coordinates and a position time can count.
-        "int_vehicle_updates",
-        [
-            "event_key",
-            "organization_id",
-            "vehicle_id",
-            "location_lat",
-            "location_lng",
-            "location_at",
-            "event_at",
-            "event_date",
-        ],
-        "SELECT {cols} FROM prod.stg_vehicle_events"
-        " WHERE {slice} AND event = 'update' AND has_location"
-        # time order: every (organization, time) btree then grows at one end per
-        # organization, and a timestamp sorts several times faster than the text
-        # organization id leading a key (too few values for abbreviated keys)
-        " ORDER BY location_at",
-    ),
     (
         "src_vehicle_dates",
         ["event_date", "vehicle_events", "first_event_at", "last_event_at"],
@@ -124,6 +127,9 @@ def create_model_tables(conn, schema: str, tables: list[str] = MODEL_TABLES) -> 
 #: the per-point tables, partitioned by day (a day written whole is swapped in)
 PARTITIONED = ["int_vehicle_updates", "fact_vehicle_location"]
 
+#: built in dev as one table per event date, which publish moves into prod as it is
+UPDATES = "int_vehicle_updates"
+
 
 def _ensure_prod(conn) -> None:
     """prod's model and load log; an older installation's plain per-point tables are
@@ -139,9 +145,11 @@ def _ensure_prod(conn) -> None:
     ensure_load_log(conn, "prod")
 
 
-def ensure_schema(conn) -> None:
+def ensure_schema(conn, dates: Iterable[date] = ()) -> None:
+    """prod, and dev re-created empty (the updates' tables for ``dates``)."""
     _ensure_prod(conn)
-    recreate_scratch_tables(conn, MODEL_TABLES)
+    recreate_scratch_tables(conn, [t for t in MODEL_TABLES if t != UPDATES])
+    create_scratch_partitions(conn, "prod", UPDATES, dates)
 
 
 def pending(settings: Settings, dates: Iterable[date] = ()) -> Slice:
@@ -159,10 +167,20 @@ def build_dev(settings: Settings, cut: Slice) -> None:
     with connect(settings, "staging_db") as stg, connect(settings, "semantic_db") as sem:
         with sem.transaction():
             sem.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.semantic.dev'))")
-            ensure_schema(sem)
+            ensure_schema(sem, cut.dates)
             execute_sql_file(sem, SQL_DIR / "src_tables.sql")
             # the updates are read in time order: a day's sort in memory, not in temp files
             stg.execute("SET work_mem = '256MB'")
+            updates = sql.SQL(_UPDATES_QUERY).format(
+                cols=sql.SQL(", ").join(map(sql.Identifier, _UPDATES_COLUMNS)),
+                slice=sql.SQL(SLICE_FILTER),
+            )
+            for day in cut.dates:
+                # frozen: the date's table was created in this transaction, and a reader
+                # then sets no hint bits, which with data checksums rewrite every page to WAL
+                target = scratch_partition(UPDATES, day)
+                day_params = {**cut.params(), "day": day}
+                relay(stg, updates, sem, target, _UPDATES_COLUMNS, day_params, freeze=True)
             for table, columns, query in _INPUTS:
                 select = sql.SQL(query).format(
                     cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
@@ -213,9 +231,8 @@ def publish(settings: Settings, cut: Slice) -> None:
                 "whole_location_days": [day_key(d) for d in whole_days],
             }
             execute_sql_file(conn, SQL_DIR / "publish.sql", params)
-            fill = fill_statement(conn, read_sql(SQL_DIR / "fill_updates_partition.sql"))
             for day in whole_updates:
-                replace_date_partition(conn, "prod", "int_vehicle_updates", day, fill)
+                adopt_scratch_partition(conn, "prod", UPDATES, day)
             fill = fill_statement(conn, read_sql(SQL_DIR / "fill_location_partition.sql"))
             for day in whole_days:
                 replace_date_partition(conn, "prod", "fact_vehicle_location", day, fill)

@@ -58,13 +58,20 @@ def relay(
     table: sql.Composable,
     columns: list[str],
     params: dict | None = None,
+    *,
+    freeze: bool = False,
 ) -> int:
-    """Stream ``query`` from one database into ``table`` of another with binary COPY."""
+    """Stream ``query`` from one database into ``table`` of another with binary COPY.
+
+    ``freeze`` writes the rows frozen (COPY FREEZE: ``table`` must have been created or
+    truncated in the current transaction), so no reader has hint bits to set on them.
+    """
     col_list = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     out_stmt = sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(query)
     if params:
         out_stmt = sql.SQL(psycopg.ClientCursor(src).mogrify(out_stmt, params))
-    in_stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(table, col_list)
+    options = sql.SQL("FORMAT binary, FREEZE" if freeze else "FORMAT binary")
+    in_stmt = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(table, col_list, options)
     with src.cursor() as scur, dst.cursor() as dcur:
         with scur.copy(out_stmt) as out, dcur.copy(in_stmt) as inp:
             for block in out:

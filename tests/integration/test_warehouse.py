@@ -88,6 +88,47 @@ def test_older_plain_tables_are_moved_into_date_partitions(platform):
     assert snapshot(platform, points, "semantic_db") == points_before
 
 
+def test_a_rebuilt_date_of_updates_is_moved_from_dev_into_prod_as_it_is(platform):
+    """The dev build's table of a date becomes prod's partition: not copied, its index
+    attached to prod's, its bounds constraint gone, no grant of the dev schema on it."""
+    feed = generate_feed(SimulationConfig(vehicles=3, hours=0.2, organizations=2, seed=6))
+    upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
+    run_pipeline(platform, "run-1")
+    table = "int_vehicle_updates_20190601"
+    rows_before = query(platform, "semantic_db", "SELECT count(*) FROM prod.int_vehicle_updates")
+
+    cut = semantic.pending(platform, [date(2019, 6, 1)])
+    semantic.build_dev(platform, cut)
+    built = query(platform, "semantic_db", "SELECT %s::regclass::oid", (f"dev.{table}",))
+    semantic.publish(platform, cut)
+
+    published = f"prod_partitions.{table}"
+    assert query(platform, "semantic_db", "SELECT %s::regclass::oid", (published,)) == built
+    assert query(platform, "semantic_db", "SELECT to_regclass(%s)", (f"dev.{table}",)) == [(None,)]
+    indexes = query(
+        platform,
+        "semantic_db",
+        """SELECT p.relname FROM pg_catalog.pg_index i
+             JOIN pg_catalog.pg_inherits h ON h.inhrelid = i.indexrelid
+             JOIN pg_catalog.pg_class p ON p.oid = h.inhparent
+            WHERE i.indrelid = %s::regclass""",
+        (published,),
+    )
+    assert indexes == [("int_vehicle_updates_at_org",)]
+    state = query(
+        platform,
+        "semantic_db",
+        """SELECT c.relacl IS NULL, c.reltuples > 0,
+                  (SELECT count(*) FROM pg_catalog.pg_constraint k
+                    WHERE k.conrelid = c.oid AND k.contype = 'c')
+             FROM pg_catalog.pg_class c WHERE c.oid = %s::regclass""",
+        (published,),
+    )
+    assert state == [(True, True, 0)]
+    after = query(platform, "semantic_db", "SELECT count(*) FROM prod.int_vehicle_updates")
+    assert after == rows_before
+
+
 def test_two_single_days_equal_one_backfill(platform):
     """A feed across midnight loaded day by day equals the same feed loaded at once."""
     start = datetime(2019, 6, 1, 23, 20, tzinfo=UTC)

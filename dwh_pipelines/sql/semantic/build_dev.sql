@@ -5,11 +5,12 @@
 -- sorts and hashes of a whole day stay in memory instead of spilling to disk
 SET LOCAL work_mem = '256MB';
 SET LOCAL TimeZone = 'UTC';
--- The dev tables are re-created empty by every build; dev.int_vehicle_updates arrives
--- filled (rule: only updates with coordinates and a position time), relayed from staging
--- in time order.
+-- The dev tables are re-created empty by every build; dev.int_vehicle_updates (a table per
+-- event date) arrives filled (rule: only updates with coordinates and a position time),
+-- relayed from staging in time order.
 -- tracks join positions to periods by time range and organization: time first, as the rows
--- arrive (a presorted build), the organization checked in the index
+-- arrive (a presorted build), the organization checked in the index. It is prod's index
+-- (and these statistics prod's), so a date written whole is attached with them as it is.
 CREATE INDEX ON dev.int_vehicle_updates (location_at, organization_id);
 ANALYZE dev.int_vehicle_updates;
 
