@@ -234,12 +234,16 @@ def advance_watermark(conn: psycopg.Connection, schema: str, cut: Slice) -> None
 # --- Date-partitioned tables --------------------------------------------------------------
 #
 # The big per-event tables are partitioned by day: an event date (``date``), or a day key
-# (``integer`` yyyymmdd). A day rebuilt whole, or published for the first time, is written
-# to a new table created in the publish transaction (so a server with wal_level=minimal, as
-# the embedded one, writes no WAL for it), indexed by sort, and swapped in for the old
-# partition; rows added to a published day go through the parent. Partitions live in
-# ``<schema>_partitions``, a schema no role is granted, so every reader goes through the
-# parent and its grants.
+# (``integer`` yyyymmdd). A day rebuilt whole, or published for the first time, is swapped
+# in for the old partition: either the dev build's own table of that day, built with prod's
+# indexes and moved in as it is (``create_scratch_partitions``, ``adopt_scratch_partition``:
+# staging's events, semantic's updates), or a new table filled from dev in the publish
+# transaction and indexed by sort at attach (``replace_date_partition``: semantic's points,
+# whose days are known only once they are computed). Either table is created in the
+# transaction that fills it, so a server with wal_level=minimal, as the embedded one,
+# writes no WAL for it. Rows added to a published day go through the parent. Partitions
+# live in ``<schema>_partitions``, a schema no role is granted, so every reader goes
+# through the parent and its grants.
 
 
 def partition_schema(schema: str) -> str:

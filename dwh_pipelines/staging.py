@@ -18,16 +18,16 @@ from dwh_pipelines.partitions import (
     LayerResult,
     PartitionCounts,
     Slice,
+    adopt_scratch_partition,
     advance_watermark,
+    create_scratch_partitions,
     ensure_date_partitions,
     ensure_load_log,
-    fill_statement,
     log_load,
     move_into_partitions,
     next_load_seq,
     pending_slice,
     record_partitions,
-    replace_date_partition,
     set_aside_unpartitioned,
     split_by_first_write,
 )
@@ -112,9 +112,11 @@ def _ensure_prod(conn) -> None:
     ensure_load_log(conn, "prod")
 
 
-def ensure_schema(conn) -> None:
+def ensure_schema(conn, dates: Iterable[date] = ()) -> None:
+    """prod, and dev re-created empty (the vehicle events' tables for ``dates``)."""
     _ensure_prod(conn)
-    recreate_scratch_tables(conn, TABLES)
+    recreate_scratch_tables(conn, [t for t in TABLES if t != PARTITIONED])
+    create_scratch_partitions(conn, "prod", PARTITIONED, dates)
 
 
 def pending(settings: Settings, dates: Iterable[date] = ()) -> Slice:
@@ -131,7 +133,7 @@ def build_dev(settings: Settings, cut: Slice, load_seq: int) -> None:
     with connect(settings, "raw_db") as raw, connect(settings, "staging_db") as stg:
         with stg.transaction():
             stg.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.staging.dev'))")
-            ensure_schema(stg)
+            ensure_schema(stg, cut.dates)
             execute_sql_file(stg, SQL_DIR / "src_tables.sql")
             for dataset, columns in SRC_COLUMNS.items():
                 query = sql.SQL("SELECT {} FROM {} WHERE {}").format(
@@ -181,9 +183,8 @@ def publish(
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.staging.prod'))")
             execute_sql_file(conn, SQL_DIR / "publish.sql", {"replace_dates": cut.replace})
             whole, appended = split_by_first_write(conn, "prod", PARTITIONED, cut)
-            fill = fill_statement(conn, read_sql(SQL_DIR / "fill_vehicle_partition.sql"))
             for day in whole:
-                replace_date_partition(conn, "prod", PARTITIONED, day, fill)
+                adopt_scratch_partition(conn, "prod", PARTITIONED, day)
             ensure_date_partitions(conn, "prod", PARTITIONED, appended)
             execute_sql_file(conn, SQL_DIR / "publish_appended.sql", {"append_dates": appended})
             rows = {d: c.rows_out for d, c in result.counts.items()}

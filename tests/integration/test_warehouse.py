@@ -88,45 +88,60 @@ def test_older_plain_tables_are_moved_into_date_partitions(platform):
     assert snapshot(platform, points, "semantic_db") == points_before
 
 
-def test_a_rebuilt_date_of_updates_is_moved_from_dev_into_prod_as_it_is(platform):
-    """The dev build's table of a date becomes prod's partition: not copied, its index
-    attached to prod's, its bounds constraint gone, no grant of the dev schema on it."""
-    feed = generate_feed(SimulationConfig(vehicles=3, hours=0.2, organizations=2, seed=6))
-    upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
-    run_pipeline(platform, "run-1")
-    table = "int_vehicle_updates_20190601"
-    rows_before = query(platform, "semantic_db", "SELECT count(*) FROM prod.int_vehicle_updates")
-
-    cut = semantic.pending(platform, [date(2019, 6, 1)])
-    semantic.build_dev(platform, cut)
-    built = query(platform, "semantic_db", "SELECT %s::regclass::oid", (f"dev.{table}",))
-    semantic.publish(platform, cut)
-
-    published = f"prod_partitions.{table}"
-    assert query(platform, "semantic_db", "SELECT %s::regclass::oid", (published,)) == built
-    assert query(platform, "semantic_db", "SELECT to_regclass(%s)", (f"dev.{table}",)) == [(None,)]
+def published_as_built(settings, database: str, partition: str) -> tuple[list, list]:
+    """(parent indexes the partition's indexes are attached to, [(no explicit grant,
+    analysed, CHECK constraints left)]) of a partition moved in from dev."""
     indexes = query(
-        platform,
-        "semantic_db",
+        settings,
+        database,
         """SELECT p.relname FROM pg_catalog.pg_index i
              JOIN pg_catalog.pg_inherits h ON h.inhrelid = i.indexrelid
              JOIN pg_catalog.pg_class p ON p.oid = h.inhparent
-            WHERE i.indrelid = %s::regclass""",
-        (published,),
+            WHERE i.indrelid = %s::regclass ORDER BY 1""",
+        (partition,),
     )
-    assert indexes == [("int_vehicle_updates_at_org",)]
     state = query(
-        platform,
-        "semantic_db",
+        settings,
+        database,
         """SELECT c.relacl IS NULL, c.reltuples > 0,
                   (SELECT count(*) FROM pg_catalog.pg_constraint k
                     WHERE k.conrelid = c.oid AND k.contype = 'c')
              FROM pg_catalog.pg_class c WHERE c.oid = %s::regclass""",
-        (published,),
+        (partition,),
     )
-    assert state == [(True, True, 0)]
-    after = query(platform, "semantic_db", "SELECT count(*) FROM prod.int_vehicle_updates")
-    assert after == rows_before
+    return indexes, state
+
+
+def test_a_rebuilt_date_is_moved_from_dev_into_prod_as_it_is(platform):
+    """The dev build's table of a date becomes prod's partition: not copied, its indexes
+    attached to prod's, its bounds constraint gone, no grant of the dev schema on it."""
+    feed = generate_feed(SimulationConfig(vehicles=3, hours=0.2, organizations=2, seed=6))
+    upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
+    run_pipeline(platform, "run-1")
+    before = snapshot(platform)
+    run_pipeline(platform, "run-2", dates=[date(2019, 6, 1)])
+    assert snapshot(platform) == before
+    assert published_as_built(
+        platform, "staging_db", "prod_partitions.stg_vehicle_events_20190601"
+    ) == (
+        [("stg_vehicle_events_date_load",), ("stg_vehicle_events_pkey",)],
+        [(True, True, 0)],
+    )
+
+    # semantic step by step: the table the build wrote is the one published
+    table = "int_vehicle_updates_20190601"
+    cut = semantic.pending(platform, [date(2019, 6, 1)])
+    semantic.build_dev(platform, cut)
+    built = query(platform, "semantic_db", "SELECT %s::regclass::oid", (f"dev.{table}",))
+    semantic.publish(platform, cut)
+    published = f"prod_partitions.{table}"
+    assert query(platform, "semantic_db", "SELECT %s::regclass::oid", (published,)) == built
+    assert query(platform, "semantic_db", "SELECT to_regclass(%s)", (f"dev.{table}",)) == [(None,)]
+    assert published_as_built(platform, "semantic_db", published) == (
+        [("int_vehicle_updates_at_org",)],
+        [(True, True, 0)],
+    )
+    assert snapshot(platform) == before
 
 
 def test_two_single_days_equal_one_backfill(platform):
