@@ -32,15 +32,6 @@ def upload(settings, objects: dict[str, bytes]) -> None:
     put_source(settings, objects)
 
 
-def test_rerunning_a_date_gives_the_same_warehouse(platform):
-    feed = generate_feed(SimulationConfig(vehicles=3, hours=0.2, organizations=2, seed=3))
-    upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
-    run_pipeline(platform, "run-1")
-    before = snapshot(platform)
-    run_pipeline(platform, "run-2", dates=[date(2019, 6, 1)])
-    assert snapshot(platform) == before
-
-
 def test_older_plain_tables_are_moved_into_date_partitions(platform):
     """An installation from before partitioning keeps its rows; a date is then swapped."""
     feed = generate_feed(SimulationConfig(vehicles=3, hours=0.2, organizations=2, seed=4))
@@ -112,10 +103,10 @@ def published_as_built(settings, database: str, partition: str) -> tuple[list, l
     return indexes, state
 
 
-def test_a_rebuilt_date_is_moved_from_dev_into_prod_as_it_is(platform):
-    """The dev build's table of a date becomes prod's partition: not copied, its indexes
-    attached to prod's, its bounds constraint gone, no grant of the dev schema on it."""
-    feed = generate_feed(SimulationConfig(vehicles=3, hours=0.2, organizations=2, seed=6))
+def test_rerunning_a_date_gives_the_same_warehouse(platform):
+    """A rebuilt date's partitions are the dev build's tables moved in: not copied, their
+    indexes attached to prod's, their bounds constraint gone, no grant of the dev schema."""
+    feed = generate_feed(SimulationConfig(vehicles=3, hours=0.2, organizations=2, seed=3))
     upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
     run_pipeline(platform, "run-1")
     before = snapshot(platform)
