@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -256,6 +256,18 @@ def _partition_name(table: str, day: date) -> str:
 
 def partition_ident(schema: str, table: str, day: date) -> sql.Identifier:
     return sql.Identifier(partition_schema(schema), _partition_name(table, day))
+
+
+def partition_days(conn: psycopg.Connection, schema: str, table: str) -> list[date]:
+    """The days that have a partition of ``schema.<table>`` (named by this module)."""
+    prefix = f"{table}_"
+    names = conn.execute(
+        "SELECT c.relname FROM pg_catalog.pg_inherits i"
+        " JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = %s::regclass ORDER BY 1",
+        (f"{schema}.{table}",),
+    ).fetchall()
+    return [datetime.strptime(n.removeprefix(prefix), "%Y%m%d").date() for (n,) in names]
 
 
 def day_key(day: date) -> int:

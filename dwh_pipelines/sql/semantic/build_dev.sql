@@ -1,7 +1,7 @@
 -- Build the semantic model's dev tables. Parameters: %(dates)s event dates rebuilt whole
--- (their updates are all in dev.int_vehicle_updates and replace prod's), %(max_kmh)s the
--- GPS-jump speed limit. Other new updates in dev are appended to prod's. Facts are rebuilt
--- per affected operating period.
+-- (their updates are all in dev.int_vehicle_updates and replace prod's), %(kept_dates)s
+-- prod's other dates of updates, %(max_kmh)s the GPS-jump speed limit. Other new updates
+-- in dev are appended to prod's. Facts are rebuilt per affected operating period.
 -- sorts and hashes of a whole day stay in memory instead of spilling to disk
 SET LOCAL work_mem = '256MB';
 SET LOCAL TimeZone = 'UTC';
@@ -14,10 +14,11 @@ SET LOCAL TimeZone = 'UTC';
 CREATE INDEX ON dev.int_vehicle_updates (location_at, organization_id);
 ANALYZE dev.int_vehicle_updates;
 
--- Every positioned update after this build: published ones (but of dates rebuilt whole) +
--- this build's.
+-- Every positioned update after this build: published ones (but of dates rebuilt whole:
+-- %(kept_dates)s are prod's other dates, listed so that the partitions of the rebuilt ones
+-- are pruned, not scanned and filtered) + this build's.
 CREATE OR REPLACE TEMP VIEW all_updates AS
-SELECT * FROM prod.int_vehicle_updates WHERE event_date <> ALL(%(dates)s)
+SELECT * FROM prod.int_vehicle_updates WHERE event_date = ANY(%(kept_dates)s::date[])
 UNION ALL
 SELECT * FROM dev.int_vehicle_updates;
 
