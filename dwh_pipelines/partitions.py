@@ -258,6 +258,12 @@ def partition_ident(schema: str, table: str, day: date) -> sql.Identifier:
     return sql.Identifier(partition_schema(schema), _partition_name(table, day))
 
 
+def _ensure_partition_schema(conn: psycopg.Connection, schema: str) -> sql.Identifier:
+    home = sql.Identifier(partition_schema(schema))
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(home))
+    return home
+
+
 def partition_days(conn: psycopg.Connection, schema: str, table: str) -> list[date]:
     """The days that have a partition of ``schema.<table>`` (named by this module)."""
     prefix = f"{table}_"
@@ -307,6 +313,23 @@ def _bounds(day: date, integer_key: bool) -> sql.Composable:
     return sql.SQL("FOR VALUES FROM ({}) TO ({})").format(*_bound_values(day, integer_key))
 
 
+def _attach(conn: psycopg.Connection, schema: str, table: str, day: date) -> None:
+    """Attach the day's table in ``<schema>_partitions`` to ``schema.<table>``."""
+    _, integer_key = partition_key(conn, schema, table)
+    conn.execute(
+        sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
+            sql.Identifier(schema, table),
+            partition_ident(schema, table, day),
+            _bounds(day, integer_key),
+        )
+    )
+
+
+def _bounds_constraint(table: str, day: date) -> sql.Identifier:
+    """The CHECK constraint of a dev day table (see ``create_scratch_partitions``)."""
+    return sql.Identifier(f"{_partition_name(table, day)}_bounds")
+
+
 def fill_statement(
     conn: psycopg.Connection, statement: str
 ) -> Callable[[sql.Identifier, date], int]:
@@ -334,21 +357,13 @@ def replace_date_partition(
     part = partition_ident(schema, table, day)
     name = _partition_name(table, day)
     new = sql.Identifier(partition_schema(schema), name + "_new")
-    _, integer_key = partition_key(conn, schema, table)
-    conn.execute(
-        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(partition_schema(schema)))
-    )
+    _ensure_partition_schema(conn, schema)
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(new))
     conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(new, parent))
     rows = fill(new, day)
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(part))
     conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(new, sql.Identifier(name)))
-    # builds the parent's indexes on the new partition, by sort
-    conn.execute(
-        sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
-            parent, part, _bounds(day, integer_key)
-        )
-    )
+    _attach(conn, schema, table, day)  # builds the parent's indexes on it, by sort
     conn.execute(sql.SQL("ANALYZE {}").format(part))
     return rows
 
@@ -394,8 +409,7 @@ def create_scratch_partitions(
             ),
         )
     )
-    home = sql.Identifier(partition_schema(schema))
-    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(home))
+    _ensure_partition_schema(conn, schema)
     for day in days:
         name = _partition_name(table, day)
         lo, hi = _bound_values(day, integer_key)
@@ -408,7 +422,7 @@ def create_scratch_partitions(
             ).format(
                 created,
                 parent,
-                sql.Identifier(f"{name}_bounds"),
+                _bounds_constraint(table, day),
                 sql.Identifier(column),
                 lo,
                 sql.Identifier(column),
@@ -434,30 +448,18 @@ def adopt_scratch_partition(
     (the CHECK constraint proves the bounds), and the table's indexes whose definitions
     match the parent's are attached instead of built. Statistics come with the table, so
     the build must have analysed it."""
-    name = _partition_name(table, day)
     moving = scratch_partition(table, day, scratch)
     part = partition_ident(schema, table, day)
-    _, integer_key = partition_key(conn, schema, table)
     conn.execute(
         sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(sql.Identifier(scratch, table), moving)
     )
-    conn.execute(
-        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(partition_schema(schema)))
-    )
+    home = _ensure_partition_schema(conn, schema)
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(part))
-    conn.execute(
-        sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
-            moving, sql.Identifier(partition_schema(schema))
-        )
-    )
-    conn.execute(
-        sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
-            sql.Identifier(schema, table), part, _bounds(day, integer_key)
-        )
-    )
+    conn.execute(sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(moving, home))
+    _attach(conn, schema, table, day)
     # the partition constraint now holds the bounds; the CHECK would only cost inserts
     conn.execute(
-        sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(part, sql.Identifier(f"{name}_bounds"))
+        sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(part, _bounds_constraint(table, day))
     )
 
 
@@ -466,9 +468,7 @@ def ensure_date_partitions(
 ) -> None:
     """Empty partitions for the dates that have none yet (before appending to them)."""
     _, integer_key = partition_key(conn, schema, table)
-    conn.execute(
-        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(partition_schema(schema)))
-    )
+    _ensure_partition_schema(conn, schema)
     for day in days:
         conn.execute(
             sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} {}").format(
