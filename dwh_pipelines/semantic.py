@@ -42,7 +42,14 @@ from dwh_pipelines.partitions import (
 from dwh_pipelines.quality import Check, gate, run_checks
 from dwh_pipelines.transfer import relay
 from pipeline_core.audit import audited, ensure_ops_schema
-from pipeline_core.db import connect, execute_sql_file, read_sql, recreate_scratch_tables
+from pipeline_core.db import (
+    connect,
+    execute_sql_file,
+    part_name,
+    read_sql,
+    recreate_scratch_tables,
+    run_in_sessions,
+)
 from pipeline_core.settings import Settings
 
 SQL_DIR = Path(__file__).parent / "sql" / "semantic"
@@ -131,6 +138,9 @@ PARTITIONED = ["int_vehicle_updates", "fact_vehicle_location"]
 #: built in dev as one table per event date, which publish moves into prod as it is
 UPDATES = "int_vehicle_updates"
 
+#: the tracks' tables, written by parallel sessions (one part each, split by period)
+TRACKS = {"fact_vehicle_location": "period_key", "fact_vehicle_period_distance": "period_key"}
+
 
 def _ensure_prod(conn) -> None:
     """prod's model and load log; an older installation's plain per-point tables are
@@ -146,10 +156,12 @@ def _ensure_prod(conn) -> None:
     ensure_load_log(conn, "prod")
 
 
-def ensure_schema(conn, dates: Iterable[date] = ()) -> None:
-    """prod, and dev re-created empty (the updates' tables for ``dates``)."""
+def ensure_schema(conn, dates: Iterable[date] = (), parts: int = 1) -> None:
+    """prod, and dev re-created empty (the updates' tables for ``dates``, the tracks' tables
+    in ``parts``)."""
     _ensure_prod(conn)
-    recreate_scratch_tables(conn, [t for t in MODEL_TABLES if t != UPDATES])
+    tables = [t for t in MODEL_TABLES if t != UPDATES]
+    recreate_scratch_tables(conn, tables, split_by=TRACKS, parts=parts)
     create_scratch_partitions(conn, "prod", UPDATES, dates)
 
 
@@ -163,12 +175,17 @@ def pending(settings: Settings, dates: Iterable[date] = ()) -> Slice:
 
 
 def build_dev(settings: Settings, cut: Slice) -> None:
-    """Stream inputs from staging prod and build the dev model (one transaction)."""
+    """Stream inputs from staging prod and build the dev model in three steps: inputs and
+    dimensions (one transaction), the tracks (``settings.db_sessions`` sessions at once,
+    each on its part of the periods), the daily facts (one transaction)."""
     params = {"dates": cut.replace, "max_kmh": settings.max_speed_kmh}
+    parts = settings.db_sessions
     with connect(settings, "staging_db") as stg, connect(settings, "semantic_db") as sem:
+        # held by the session, across the steps' transactions, until it closes
         with sem.transaction():
-            sem.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.semantic.dev'))")
-            ensure_schema(sem, cut.dates)
+            sem.execute("SELECT pg_advisory_lock(hashtext('fleet.semantic.dev'))")
+        with sem.transaction():
+            ensure_schema(sem, cut.dates, parts)
             # prod's updates the build reads: named by date, so the scans skip the
             # partitions of the dates rebuilt whole (a date filter with <> prunes none)
             published = partition_days(sem, "prod", UPDATES)
@@ -192,7 +209,20 @@ def build_dev(settings: Settings, cut: Slice) -> None:
                     slice=sql.SQL(SLICE_FILTER),
                 )
                 relay(stg, select, sem, sql.Identifier("dev", table), columns, cut.params())
-            execute_sql_file(sem, SQL_DIR / "build_dev.sql", params)
+            execute_sql_file(sem, SQL_DIR / "build_dimensions.sql", params)
+
+        def tracks(conn, part: int) -> None:
+            execute_sql_file(
+                conn,
+                SQL_DIR / "build_tracks.sql",
+                {**params, "parts": parts, "part": part},
+                points=part_name("fact_vehicle_location", part),
+                pairs=part_name("fact_vehicle_period_distance", part),
+            )
+
+        run_in_sessions(settings, "semantic_db", parts, tracks)
+        with sem.transaction():
+            execute_sql_file(sem, SQL_DIR / "build_activity.sql", params)
 
 
 def _counts(settings: Settings, dates: list[date]) -> dict[date, PartitionCounts]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -62,24 +63,54 @@ def execute_sql_file(
         raise type(exc)(f"{path.name} failed in {conn.info.dbname}: {exc}") from exc
 
 
+def part_name(table: str, part: int) -> str:
+    """The name of the table of a scratch ``table`` that session ``part`` writes (see
+    ``recreate_scratch_tables``'s ``split_by``)."""
+    return f"{table}_part{part}"
+
+
 def recreate_scratch_tables(
-    conn: psycopg.Connection, tables: list[str], *, like: str = "prod", scratch: str = "dev"
+    conn: psycopg.Connection,
+    tables: list[str],
+    *,
+    like: str = "prod",
+    scratch: str = "dev",
+    split_by: dict[str, str] | None = None,
+    parts: int = 1,
 ) -> None:
     """Re-create ``scratch.<table>`` as an empty unlogged heap shaped like ``like.<table>``.
 
     The write-audit-publish work area is rebuilt on every run and audited by checks before
     anything reaches ``like``, whose keys and foreign keys then guard what is published;
     without indexes, keys and WAL, writing it costs a fraction of a logged, indexed table.
+
+    A table named in ``split_by`` (table -> column) is written by ``parts`` sessions at
+    once (``run_in_sessions``): it is split by hash of that column into ``parts`` unlogged
+    tables (``scratch_part``), each written by one session. A serial scan of the parent
+    then reads every row in the order its session wrote it, so float sums over it come
+    out the same on every run.
     """
+    split_by = split_by or {}
     conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(scratch)))
     for table in tables:
         target, source = sql.Identifier(scratch, table), sql.Identifier(like, table)
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(target))
-        conn.execute(
-            sql.SQL(
-                "CREATE UNLOGGED TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING COMMENTS)"
-            ).format(target, source)
-        )
+        shape = sql.SQL("(LIKE {} INCLUDING DEFAULTS INCLUDING COMMENTS)").format(source)
+        if table in split_by:
+            conn.execute(
+                sql.SQL("CREATE TABLE {} {} PARTITION BY HASH ({})").format(
+                    target, shape, sql.Identifier(split_by[table])
+                )
+            )
+            for part in range(parts):
+                conn.execute(
+                    sql.SQL(
+                        "CREATE UNLOGGED TABLE {} PARTITION OF {}"
+                        " FOR VALUES WITH (MODULUS {}, REMAINDER {})"
+                    ).format(sql.Identifier(scratch, part_name(table, part)), target, parts, part)
+                )
+        else:
+            conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} {}").format(target, shape))
         conn.execute(
             sql.SQL("COMMENT ON TABLE {} IS {}").format(
                 target,
@@ -89,3 +120,31 @@ def recreate_scratch_tables(
                 ),
             )
         )
+
+
+def run_in_sessions(
+    settings: Settings,
+    database: str,
+    sessions: int,
+    work: Callable[[psycopg.Connection, int], None],
+) -> None:
+    """Run ``work(conn, part)`` for every part below ``sessions`` at once, each on its own
+    connection in one transaction: PostgreSQL runs a statement on one core, and a window
+    function never in parallel, so set-based work split by part uses as many cores.
+
+    Every session is waited for; the first failure is raised, naming its part.
+    """
+
+    def one(part: int) -> None:
+        with connect(settings, database) as conn:
+            try:
+                with conn.transaction():
+                    work(conn, part)
+            except psycopg.Error as exc:
+                exc.add_note(f"in session {part + 1} of {sessions} on {database}")
+                raise
+
+    with ThreadPoolExecutor(max_workers=sessions) as pool:
+        futures = [pool.submit(one, part) for part in range(sessions)]
+        for future in futures:
+            future.result()

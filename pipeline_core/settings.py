@@ -106,6 +106,12 @@ class Settings:
     landing_bundle_objects: int = 2000
     #: source objects per mapped extract shard and convert batch (one Airflow task each)
     map_objects: int = 10_000
+    #: database sessions a layer runs its heaviest statements in at once (one core each)
+    db_sessions: int = 2
+
+    def __post_init__(self) -> None:
+        if self.db_sessions < 1:
+            raise ValueError(f"FLEET_DB_SESSIONS must be 1 or more, not {self.db_sessions}")
 
     @property
     def source_uri(self) -> str:
@@ -190,6 +196,7 @@ def load_settings(connection_lookup: Callable[[str], dict | None] | None = None)
         max_speed_kmh=float(os.environ.get("FLEET_MAX_SPEED_KMH", "150")),
         landing_bundle_objects=_env_int("FLEET_LANDING_BUNDLE_OBJECTS", 2000),
         map_objects=_env_int("FLEET_MAP_OBJECTS", 10_000),
+        db_sessions=_env_int("FLEET_DB_SESSIONS", 2),
     )
 
 

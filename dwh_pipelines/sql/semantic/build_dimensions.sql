@@ -1,0 +1,152 @@
+-- Build the semantic model's dev tables, step 1 of 3 (one transaction; then
+-- build_tracks.sql in parallel sessions, then build_activity.sql): the updates' index, the
+-- dimensions, the operating periods whose facts are rebuilt, and the per-day update counts.
+-- Parameters: %(dates)s event dates rebuilt whole (their updates are all in
+-- dev.int_vehicle_updates and replace prod's). Other new updates in dev are appended to
+-- prod's. Facts are rebuilt per affected operating period.
+-- sorts and hashes of a whole day stay in memory instead of spilling to disk
+SET LOCAL work_mem = '256MB';
+SET LOCAL TimeZone = 'UTC';
+-- The dev tables are re-created empty by every build; dev.int_vehicle_updates (a table per
+-- event date) arrives filled (rule: only updates with coordinates and a position time),
+-- relayed from staging in time order.
+-- tracks join positions to periods by time range and organization: time first, as the rows
+-- arrive (a presorted build), the organization checked in the index. It is prod's index
+-- (and these statistics prod's), so a date written whole is attached with them as it is.
+CREATE INDEX ON dev.int_vehicle_updates (location_at, organization_id);
+ANALYZE dev.int_vehicle_updates;
+
+-- dim_organization ------------------------------------------------------------------------
+INSERT INTO dev.dim_organization
+WITH seen AS (
+    SELECT organization_id, first_seen_at AS at FROM prod.dim_organization
+    UNION ALL SELECT organization_id, event_at FROM dev.src_lifecycle_events
+    UNION ALL SELECT organization_id, event_at FROM dev.src_operating_period_events
+    UNION ALL SELECT organization_id, min(event_at) FROM dev.int_vehicle_updates GROUP BY 1
+)
+SELECT md5('organization|' || organization_id)::uuid, organization_id, min(at)
+  FROM seen GROUP BY organization_id;
+
+-- dim_operating_period: latest create defines the period; a delete at/after it deletes it.
+INSERT INTO dev.dim_operating_period
+WITH source AS (
+    SELECT * FROM dev.src_operating_period_events
+),
+latest_create AS (
+    SELECT DISTINCT ON (organization_id, period_id)
+           organization_id, period_id, period_start, period_finish, event_at AS created_at
+      FROM source WHERE event = 'create'
+     ORDER BY organization_id, period_id, event_at DESC, period_start, period_finish
+),
+latest_delete AS (
+    SELECT organization_id, period_id, max(event_at) AS deleted_at
+      FROM source WHERE event = 'delete' GROUP BY 1, 2
+),
+final AS (
+    SELECT coalesce(c.organization_id, d.organization_id) AS organization_id,
+           coalesce(c.period_id, d.period_id) AS period_id,
+           c.period_start, c.period_finish, c.created_at,
+           d.deleted_at IS NOT NULL AND (c.created_at IS NULL OR d.deleted_at >= c.created_at)
+               AS is_deleted,
+           d.deleted_at
+      FROM latest_create c
+      FULL JOIN latest_delete d USING (organization_id, period_id)
+)
+SELECT md5('period|' || organization_id || '|' || period_id)::uuid,
+       md5('organization|' || organization_id)::uuid,
+       organization_id, period_id, period_start, period_finish, created_at, is_deleted,
+       CASE WHEN is_deleted THEN deleted_at END,
+       created_at IS NOT NULL AND NOT is_deleted,
+       extract(epoch FROM period_finish - period_start) / 60.0
+  FROM final;
+
+-- dim_vehicle (SCD 2): one version per registration, closed by the next deregister.
+INSERT INTO dev.dim_vehicle
+WITH lifecycle AS (
+    SELECT organization_id, vehicle_id, event, event_at,
+           lead(event) OVER w AS next_event, lead(event_at) OVER w AS next_at
+      FROM dev.src_lifecycle_events
+    WINDOW w AS (PARTITION BY organization_id, vehicle_id ORDER BY event_at, event)
+),
+registrations AS (
+    SELECT organization_id, vehicle_id, event_at AS registered_at,
+           CASE WHEN next_event = 'deregister' THEN next_at END AS deregistered_at,
+           coalesce(next_at, 'infinity') AS valid_to
+      FROM lifecycle WHERE event = 'register'
+),
+inferred AS (
+    SELECT v.organization_id, v.vehicle_id
+      FROM (SELECT organization_id, vehicle_id FROM prod.dim_vehicle
+            UNION SELECT organization_id, vehicle_id FROM dev.int_vehicle_updates) v
+     WHERE NOT EXISTS (SELECT 1 FROM registrations r
+                        WHERE r.organization_id = v.organization_id
+                          AND r.vehicle_id = v.vehicle_id)
+),
+versions AS (
+    SELECT organization_id, vehicle_id, registered_at AS valid_from, valid_to,
+           registered_at, deregistered_at, false AS is_inferred
+      FROM registrations
+    UNION ALL
+    SELECT organization_id, vehicle_id, '-infinity', 'infinity', NULL, NULL, true
+      FROM inferred
+)
+SELECT md5('vehicle|' || organization_id || '|' || vehicle_id || '|' || valid_from::text)::uuid,
+       vehicle_id, md5('organization|' || organization_id)::uuid, organization_id,
+       valid_from, valid_to, valid_to = 'infinity', registered_at, deregistered_at, is_inferred
+  FROM versions;
+
+-- Organizations only seen through vehicles of older dates keep their row.
+INSERT INTO dev.dim_organization
+SELECT DISTINCT ON (v.organization_id) md5('organization|' || v.organization_id)::uuid,
+       v.organization_id, coalesce(v.registered_at, '-infinity')
+  FROM dev.dim_vehicle v
+ WHERE NOT EXISTS (SELECT 1 FROM dev.dim_organization o WHERE o.organization_id = v.organization_id)
+ ORDER BY v.organization_id, v.registered_at;
+
+-- Periods whose facts are replaced: overlapping a date rebuilt whole (with an hour of
+-- margin for positions taken just before their event time), holding a new position, or
+-- changed, new or gone since prod.
+INSERT INTO dev.affected_periods
+SELECT period_key FROM dev.dim_operating_period p
+ WHERE EXISTS (SELECT 1 FROM unnest(%(dates)s::date[]) d
+                WHERE p.period_start < d + interval '1 day 1 hour'
+                  AND p.period_finish > d - interval '1 hour')
+    OR EXISTS (SELECT 1 FROM dev.int_vehicle_updates u
+                WHERE u.organization_id = p.organization_id
+                  AND u.location_at >= p.period_start AND u.location_at < p.period_finish)
+UNION
+SELECT coalesce(n.period_key, o.period_key)
+  FROM dev.dim_operating_period n
+  FULL JOIN prod.dim_operating_period o USING (period_key)
+ WHERE (n.period_start, n.period_finish, n.is_counted)
+       IS DISTINCT FROM (o.period_start, o.period_finish, o.is_counted);
+
+-- dim_date: every day from the first to the last event, position or period day.
+INSERT INTO dev.dim_date
+WITH bounds AS (
+    SELECT min(d) AS lo, max(d) AS hi FROM (
+        SELECT min(date) AS d FROM prod.dim_date UNION ALL SELECT max(date) FROM prod.dim_date
+        UNION ALL SELECT min(location_at)::date FROM dev.int_vehicle_updates
+        UNION ALL SELECT max(location_at)::date FROM dev.int_vehicle_updates
+        UNION ALL SELECT min(first_event_at)::date FROM dev.src_vehicle_dates
+        UNION ALL SELECT max(last_event_at)::date FROM dev.src_vehicle_dates
+        UNION ALL SELECT min(period_start)::date FROM dev.dim_operating_period
+        UNION ALL SELECT max(period_finish)::date FROM dev.dim_operating_period
+        UNION ALL SELECT min(first_seen_at)::date FROM dev.dim_organization
+                  WHERE first_seen_at > '-infinity'
+    ) x
+)
+SELECT to_char(d, 'YYYYMMDD')::integer, d, extract(year FROM d), extract(month FROM d),
+       extract(day FROM d), extract(isodow FROM d), date_trunc('month', d)::date
+  FROM bounds
+ CROSS JOIN LATERAL generate_series(lo, hi, interval '1 day') AS g(ts)
+ CROSS JOIN LATERAL (SELECT ts::date AS d) day
+ WHERE lo IS NOT NULL;
+
+-- Daily intermediate: this build's updates counted per vehicle and day, so daily activity
+-- never rescans a day of updates (the day formatted once per group, not once per update).
+INSERT INTO dev.int_vehicle_daily_updates
+SELECT organization_id, vehicle_id, to_char(location_at::date, 'YYYYMMDD')::integer,
+       event_date, count(*)
+  FROM dev.int_vehicle_updates
+ GROUP BY organization_id, vehicle_id, location_at::date, event_date;
