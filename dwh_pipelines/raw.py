@@ -84,8 +84,9 @@ def _load_partition(
     """COPY ``files`` into one dataset's date, after emptying the date when ``whole``.
 
     The vehicle events are date-partitioned: a date loaded whole is COPYed into a new
-    partition and swapped in (no WAL on the embedded server, indexes built by sort);
-    appends go through the parent.
+    partition and swapped in (no WAL on the embedded server, indexes built by sort), its
+    rows frozen, so staging's first read sets no hint bits (with data checksums, each page
+    would be written to WAL once more); appends go through the parent.
     """
     table = sql.Identifier("raw", dataset)
     rows: dict[str, int] = {}
@@ -96,7 +97,11 @@ def _load_partition(
         )
     if dataset == PARTITIONED and whole:
         n = replace_date_partition(
-            conn, "raw", dataset, day, lambda target, _: copy_arrow(conn, target, batches)
+            conn,
+            "raw",
+            dataset,
+            day,
+            lambda target, _: copy_arrow(conn, target, batches, freeze=True),
         )
     else:
         if dataset == PARTITIONED:

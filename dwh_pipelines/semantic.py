@@ -208,7 +208,8 @@ def build_dev(settings: Settings, cut: Slice) -> None:
                     cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
                     slice=sql.SQL(SLICE_FILTER),
                 )
-                relay(stg, select, sem, sql.Identifier("dev", table), columns, cut.params())
+                target = sql.Identifier("dev", table)
+                relay(stg, select, sem, target, columns, cut.params(), freeze=True)
             execute_sql_file(sem, SQL_DIR / "build_dimensions.sql", params)
 
         def tracks(conn, part: int) -> None:

@@ -148,6 +148,7 @@ def build_dev(settings: Settings, cut: Slice, load_seq: int) -> None:
                     sql.Identifier("dev", f"src_{dataset}"),
                     columns,
                     cut.params(),
+                    freeze=True,  # created above, in this transaction: no reader sets hint bits
                 )
             execute_sql_file(
                 stg,

@@ -15,26 +15,33 @@ import pyarrow as pa
 from psycopg import sql
 
 
+def _copy_in(table: sql.Composable, columns: Iterable[str], freeze: bool) -> sql.Composed:
+    options = sql.SQL("FORMAT binary, FREEZE" if freeze else "FORMAT binary")
+    return sql.SQL("COPY {} ({}) FROM STDIN ({})").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, columns)), options
+    )
+
+
 def copy_arrow(
     conn: psycopg.Connection,
     table: sql.Composable,
     batches: Iterable[pa.RecordBatch],
     *,
     target_bytes: int = 8 << 20,
+    freeze: bool = False,
 ) -> int:
     """COPY record batches into ``table`` (columns by the batches' field names).
 
     The batches are encoded to PostgreSQL's binary COPY format in Rust (pgpq), so the
     server stores timestamps and floats without parsing text: about twice as fast as CSV.
+    ``freeze``: as in ``relay``.
     """
     batches = iter(batches)
     first = next((b for b in batches if b.num_rows), None)
     if first is None:
         return 0
     encoder = pgpq.ArrowToPostgresBinaryEncoder(first.schema)
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
-        table, sql.SQL(", ").join(sql.Identifier(c) for c in first.schema.names)
-    )
+    stmt = _copy_in(table, first.schema.names, freeze)
     rows = 0
     buffer = bytearray(encoder.write_header())
     with conn.cursor() as cur, cur.copy(stmt) as copy:
@@ -66,12 +73,10 @@ def relay(
     ``freeze`` writes the rows frozen (COPY FREEZE: ``table`` must have been created or
     truncated in the current transaction), so no reader has hint bits to set on them.
     """
-    col_list = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     out_stmt = sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(query)
     if params:
         out_stmt = sql.SQL(psycopg.ClientCursor(src).mogrify(out_stmt, params))
-    options = sql.SQL("FORMAT binary, FREEZE" if freeze else "FORMAT binary")
-    in_stmt = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(table, col_list, options)
+    in_stmt = _copy_in(table, columns, freeze)
     with src.cursor() as scur, dst.cursor() as dcur:
         with scur.copy(out_stmt) as out, dcur.copy(in_stmt) as inp:
             for block in out:
