@@ -7,12 +7,14 @@ databases the binary COPY stream is relayed block by block.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+import select
+from collections.abc import Iterable, Iterator
 
 import pgpq
 import psycopg
 import pyarrow as pa
-from psycopg import sql
+from psycopg import errors, sql
+from psycopg.pq import ExecStatus
 
 
 def _copy_in(table: sql.Composable, columns: Iterable[str], freeze: bool) -> sql.Composed:
@@ -67,6 +69,7 @@ def relay(
     params: dict | None = None,
     *,
     freeze: bool = False,
+    block_bytes: int = 1 << 20,
 ) -> int:
     """Stream ``query`` from one database into ``table`` of another with binary COPY.
 
@@ -77,8 +80,51 @@ def relay(
     if params:
         out_stmt = sql.SQL(psycopg.ClientCursor(src).mogrify(out_stmt, params))
     in_stmt = _copy_in(table, columns, freeze)
-    with src.cursor() as scur, dst.cursor() as dcur:
-        with scur.copy(out_stmt) as out, dcur.copy(in_stmt) as inp:
-            for block in out:
+    with dst.cursor() as dcur:
+        with dcur.copy(in_stmt) as inp:
+            for block in _copy_out_blocks(src, out_stmt.as_bytes(src), block_bytes):
                 inp.write(block)
         return dcur.rowcount
+
+
+def _copy_out_blocks(
+    conn: psycopg.Connection, statement: bytes, block_bytes: int
+) -> Iterator[bytearray]:
+    """The data of the COPY TO ``statement`` run on ``conn``, in blocks of ``block_bytes``.
+
+    The server sends a message per row, and psycopg's ``Copy`` iteration returns them one
+    by one through its generator machinery: about 1.7 µs of Python a row, so relaying 8 M
+    rows kept a core busy in Python alone. Here libpq is asked for the rows in a tight
+    loop (0.4 µs a row), and the COPY's final result is checked: a failed query raises.
+    """
+    pgconn, encoding = conn.pgconn, conn.info.encoding
+    pgconn.send_query(statement)
+    while pgconn.flush():  # the connection is non-blocking: wait until the query is sent
+        select.select([], [pgconn.socket], [])
+    started = pgconn.get_result()
+    if started.status != ExecStatus.COPY_OUT:
+        while pgconn.get_result() is not None:
+            pass
+        raise errors.error_from_result(started, encoding=encoding)
+    ended = False
+    try:
+        block = bytearray()
+        while (n := pgconn.get_copy_data(0))[0] > 0:  # blocking read of one row
+            block += n[1]
+            if len(block) >= block_bytes:
+                yield block
+                block = bytearray()
+        ended = True
+        if block:
+            yield block
+    finally:
+        if not ended:  # the reader stopped early: stop the server, drop the rest
+            conn.cancel_safe()
+            while pgconn.get_copy_data(0)[0] > 0:
+                pass
+        results = []
+        while (result := pgconn.get_result()) is not None:
+            results.append(result)
+    for result in results:
+        if result.status != ExecStatus.COMMAND_OK:
+            raise errors.error_from_result(result, encoding=encoding)

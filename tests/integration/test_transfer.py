@@ -1,0 +1,50 @@
+"""Bulk movement between databases: every row arrives, and a failure on either side raises
+and leaves both connections usable (real embedded PostgreSQL)."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from dwh_pipelines.transfer import relay
+from pipeline_core.db import connect
+
+
+def test_relay_moves_every_row_across_blocks(stack):
+    with connect(stack, "raw_db") as src, connect(stack, "staging_db") as dst:
+        dst.execute("CREATE TEMP TABLE t (a int, b text)")
+        query = sql.SQL("SELECT g, repeat('x', g %% 50) FROM generate_series(1, %(n)s) g")
+        rows = relay(
+            src, query, dst, sql.Identifier("t"), ["a", "b"], {"n": 30_000}, block_bytes=999
+        )
+        assert rows == 30_000
+        assert dst.execute("SELECT count(*), sum(a), sum(length(b)) FROM t").fetchone() == (
+            30_000,
+            450_015_000,
+            sum(g % 50 for g in range(1, 30_001)),
+        )
+
+
+def test_a_source_failing_midway_raises_its_error(stack):
+    with connect(stack, "raw_db") as src, connect(stack, "staging_db") as dst:
+        dst.execute("CREATE TEMP TABLE t (a int, b text)")
+        failing = sql.SQL("SELECT g, (1 / (g - 20000))::text FROM generate_series(1, 30000) g")
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            relay(src, failing, dst, sql.Identifier("t"), ["a", "b"])
+        src.rollback()
+        dst.rollback()
+        assert src.execute("SELECT 1").fetchone() == (1,)
+        assert dst.execute("SELECT 2").fetchone() == (2,)
+
+
+def test_a_target_failing_stops_the_source(stack):
+    with connect(stack, "raw_db") as src, connect(stack, "staging_db") as dst:
+        dst.execute("CREATE TEMP TABLE u (a int, b int)")
+        text_column = sql.SQL("SELECT g, repeat('x', 100) FROM generate_series(1, 3000000) g")
+        with pytest.raises(psycopg.errors.InvalidBinaryRepresentation):
+            relay(src, text_column, dst, sql.Identifier("u"), ["a", "b"])
+        src.rollback()
+        dst.rollback()
+        assert src.execute("SELECT 1").fetchone() == (1,)
+        assert dst.execute("SELECT 2").fetchone() == (2,)
