@@ -86,7 +86,7 @@ def recreate_scratch_tables(
 
     A table named in ``split_by`` (table -> column) is written by ``parts`` sessions at
     once (``run_in_sessions``): it is split by hash of that column into ``parts`` unlogged
-    tables (``scratch_part``), each written by one session. A serial scan of the parent
+    tables (``part_name``), each written by one session. A serial scan of the parent
     then reads every row in the order its session wrote it, so float sums over it come
     out the same on every run.
     """

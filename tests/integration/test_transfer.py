@@ -26,24 +26,36 @@ def test_relay_moves_every_row_across_blocks(stack):
         )
 
 
-def test_a_source_failing_midway_raises_its_error(stack):
+@pytest.mark.parametrize(
+    ("query", "target_b", "error"),
+    [
+        # the source fails midway, after some blocks went to the target
+        (
+            "SELECT g, (1 / (g - 20000))::text FROM generate_series(1, 30000) g",
+            "text",
+            psycopg.errors.DivisionByZero,
+        ),
+        # the source fails before its first row
+        (
+            "SELECT g, repeat('x', 100)::int::text FROM generate_series(1, 3000000) g",
+            "text",
+            psycopg.errors.InvalidTextRepresentation,
+        ),
+        # the target (an int column for text) rejects the first block while the source
+        # still streams: the source is stopped
+        (
+            "SELECT g, repeat('x', 100) FROM generate_series(1, 3000000) g",
+            "int",
+            psycopg.errors.InvalidBinaryRepresentation,
+        ),
+    ],
+    ids=["source-fails", "source-fails-at-once", "target-fails"],
+)
+def test_a_failure_on_either_side_raises_and_leaves_both_usable(stack, query, target_b, error):
     with connect(stack, "raw_db") as src, connect(stack, "staging_db") as dst:
-        dst.execute("CREATE TEMP TABLE t (a int, b text)")
-        failing = sql.SQL("SELECT g, (1 / (g - 20000))::text FROM generate_series(1, 30000) g")
-        with pytest.raises(psycopg.errors.DivisionByZero):
-            relay(src, failing, dst, sql.Identifier("t"), ["a", "b"])
-        src.rollback()
-        dst.rollback()
-        assert src.execute("SELECT 1").fetchone() == (1,)
-        assert dst.execute("SELECT 2").fetchone() == (2,)
-
-
-def test_a_target_failing_stops_the_source(stack):
-    with connect(stack, "raw_db") as src, connect(stack, "staging_db") as dst:
-        dst.execute("CREATE TEMP TABLE u (a int, b int)")
-        text_column = sql.SQL("SELECT g, repeat('x', 100) FROM generate_series(1, 3000000) g")
-        with pytest.raises(psycopg.errors.InvalidBinaryRepresentation):
-            relay(src, text_column, dst, sql.Identifier("u"), ["a", "b"])
+        dst.execute(sql.SQL("CREATE TEMP TABLE t (a int, b {})").format(sql.SQL(target_b)))
+        with pytest.raises(error):
+            relay(src, sql.SQL(query), dst, sql.Identifier("t"), ["a", "b"])
         src.rollback()
         dst.rollback()
         assert src.execute("SELECT 1").fetchone() == (1,)
