@@ -5,6 +5,8 @@
 -- the other days' rows are deleted and inserted here, and only their partitions analysed.
 -- sorts and hashes of a whole day stay in memory instead of spilling to disk
 SET LOCAL work_mem = '256MB';
+-- a whole day's key index is built by one sort when its table is attached
+SET LOCAL maintenance_work_mem = '1GB';
 SET CONSTRAINTS ALL DEFERRED;
 DELETE FROM prod.fact_vehicle_location
  WHERE period_key IN (SELECT period_key FROM dev.affected_periods)
