@@ -5,7 +5,9 @@ Runs on a private embedded stack (free ports, temporary state) so it never touch
 download of the objects and (b) a bare COPY of the same lines into one table; the ratio
 ``total_s / (baseline_download_s + baseline_copy_s)`` says how close the pipeline is to
 the machine's own limits. The day's last 15 minutes (900 objects) are held back and
-loaded by a second, incremental run, timed next to the full one.
+loaded by a second, incremental run, timed next to the full one. Each task runs in its own
+process, and the mapped lake tasks (extract shards, convert batches) FLEET_MAP_PARALLELISM
+at once, as main_dag runs them.
 
     python bench/bench.py [--size 1.0] [--vehicles 100] [--out bench/results.json]
     (SIZE other than 1 writes bench/results-size-<SIZE>.json)
@@ -30,34 +32,41 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from data_lake.convert import convert  # noqa: E402
-from data_lake.extract import extract, list_source  # noqa: E402
+from data_lake.convert import convert_batch, plan_convert  # noqa: E402
+from data_lake.extract import extract_shard, list_source, plan_extract  # noqa: E402
 from data_lake.simulate import SimulationConfig, iter_feed, upload_objects  # noqa: E402
 from dwh_pipelines.dwh import build_dwh  # noqa: E402
 from dwh_pipelines.raw import load_raw  # noqa: E402
 from dwh_pipelines.semantic import build_semantic  # noqa: E402
 from dwh_pipelines.staging import build_staging  # noqa: E402
 from pipeline_core.db import connect  # noqa: E402
+from pipeline_core.settings import map_parallelism  # noqa: E402
 from pipeline_core.stack import running_stack  # noqa: E402
 from pipeline_core.storage import s3_client  # noqa: E402
 
-STAGES = [
-    ("lake_extract", lambda s, r: extract(s, r)),
-    ("lake_convert", lambda s, r: convert(s, r)),
-    ("raw_load", lambda s, r: load_raw(s, r)),
-    ("staging_build", lambda s, r: build_staging(s, r)),
-    ("semantic_build", lambda s, r: build_semantic(s, r)),
-    ("dwh_build", lambda s, r: build_dwh(s, r)),
-]
+
+def _plan_extract(settings, run_id: str) -> list[int]:
+    return plan_extract(settings, run_id).shards
 
 
-def _stage_in_child(name: str, settings, run_id: str) -> tuple[float, float]:
-    """Run one stage in this (child) process: (seconds, peak RSS in MB of the process)."""
-    step = dict(STAGES)[name]
-    t0 = time.perf_counter()
-    step(settings, run_id)
-    seconds = time.perf_counter() - t0
-    return seconds, _high_water_mb()
+#: main_dag's stages in order. A mapped stage is a plan task, then one task instance per
+#: shard or batch it returns, FLEET_MAP_PARALLELISM at once (pipeline_core.airflow_tasks).
+STAGES = {
+    "lake_extract": (_plan_extract, extract_shard),
+    "lake_convert": (plan_convert, convert_batch),
+    "raw_load": (load_raw, None),
+    "staging_build": (build_staging, None),
+    "semantic_build": (build_semantic, None),
+    "dwh_build": (build_dwh, None),
+}
+
+
+def _task_in_child(step, *args) -> tuple[float, float, float, object]:
+    """Run one task in this (child) process: (start, end, peak RSS in MB of the process,
+    result); start and end on the wall clock all processes share."""
+    start = time.time()
+    result = step(*args)
+    return start, time.time(), _high_water_mb(), result
 
 
 def _high_water_mb() -> float:
@@ -68,13 +77,32 @@ def _high_water_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_stages(settings, run_id: str) -> tuple[dict, float, float]:
-    """Every stage in a fresh process, as Airflow runs each task: its peak RSS is its own."""
-    stages, peak, total = {}, 0.0, 0.0
+def _run_stage(name: str, settings, run_id: str, parallelism: int) -> tuple[float, float]:
+    """One stage as Airflow runs it, each task in a fresh process (its peak RSS its own):
+    (seconds from the first task's start to the last one's end, peak RSS in MB). Process
+    start-up is not counted, as the earlier single-process stages did not count it."""
     context = multiprocessing.get_context("spawn")
-    for name, _ in STAGES:
-        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-            seconds, rss_mb = pool.submit(_stage_in_child, name, settings, run_id).result()
+    step, mapped = STAGES[name]
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        start, end, peak, items = pool.submit(_task_in_child, step, settings, run_id).result()
+    if mapped is None or not items:
+        return end - start, peak
+    plan_s = end - start
+    with ProcessPoolExecutor(max_workers=parallelism, mp_context=context) as pool:
+        done = [
+            f.result()
+            for f in [pool.submit(_task_in_child, mapped, settings, run_id, i) for i in items]
+        ]
+    first, last = min(d[0] for d in done), max(d[1] for d in done)
+    return plan_s + last - first, max([peak] + [d[2] for d in done])
+
+
+def run_stages(settings, run_id: str) -> tuple[dict, float, float]:
+    """Every stage of main_dag in order; mapped tasks run FLEET_MAP_PARALLELISM at once."""
+    stages, peak, total = {}, 0.0, 0.0
+    parallelism = map_parallelism()
+    for name in STAGES:
+        seconds, rss_mb = _run_stage(name, settings, run_id, parallelism)
         stages[name] = round(seconds, 2)
         total += seconds
         peak = max(peak, rss_mb)

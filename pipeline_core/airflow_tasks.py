@@ -6,7 +6,7 @@ stages run without Airflow.
 
 from __future__ import annotations
 
-from pipeline_core.settings import Settings, load_settings
+from pipeline_core.settings import Settings, load_settings, map_parallelism
 
 
 def _airflow_connection(conn_id: str) -> dict | None:
@@ -39,7 +39,6 @@ def current_run_id() -> str:
 
 # --- Task definitions shared by main_dag and the single-layer DAGs -------------------
 
-import os  # noqa: E402
 from datetime import datetime, timedelta  # noqa: E402
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, task  # noqa: E402
@@ -77,7 +76,7 @@ LAKE_PARQUET = Asset(name="lake_parquet", uri="s3://fleet-lake/parquet/")
 
 #: mapped lake tasks (extract shards, convert batches) run at once per DAG run: the
 #: embedded default has 2 cores; raise it where Celery workers share the work.
-MAP_PARALLELISM = int(os.environ.get("FLEET_MAP_PARALLELISM", "2"))
+MAP_PARALLELISM = map_parallelism()
 #: runs after a mapped step even when it had nothing to map (and so was skipped)
 AFTER_MAPPED = "none_failed"
 

@@ -39,6 +39,15 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"environment variable {name}={raw!r} is not an integer") from exc
 
 
+def map_parallelism() -> int:
+    """FLEET_MAP_PARALLELISM: mapped lake task instances (extract shards, convert batches) one
+    run executes at once. Read on its own: Airflow needs it when it parses the DAG files."""
+    value = _env_int("FLEET_MAP_PARALLELISM", 2)
+    if value < 1:
+        raise ValueError(f"FLEET_MAP_PARALLELISM must be 1 or more, not {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class PostgresTarget:
     """Server address; each layer picks its database by name."""
