@@ -345,8 +345,8 @@ def _convert_batch(
 
 
 def convert(settings: Settings, run_id: str, *, chunk_objects: int = 2000) -> ConvertResult:
-    """Plan, then convert every batch here, one after the other (CLI, bench and tests; in
-    Airflow each batch is its own mapped task)."""
+    """Plan, then convert every batch here, one after the other (CLI and tests; in Airflow,
+    and in the bench, each batch is its own mapped task)."""
     return ConvertResult(
         [
             convert_batch(settings, run_id, batch_id, chunk_objects=chunk_objects)

@@ -323,8 +323,8 @@ def extract(
     bundle_objects: int | None = None,
     bundle_bytes: int = 64 << 20,
 ) -> ExtractResult:
-    """Plan, then land every shard here, one after the other (CLI, bench and tests; in
-    Airflow each shard is its own mapped task)."""
+    """Plan, then land every shard here, one after the other (CLI and tests; in Airflow,
+    and in the bench, each shard is its own mapped task)."""
     s3 = s3 or s3_client(settings, max_pool_connections=max_workers * 2)
     plan = plan_extract(settings, run_id, s3=s3)
     landed = [
