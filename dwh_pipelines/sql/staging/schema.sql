@@ -24,8 +24,11 @@ CREATE TABLE IF NOT EXISTS {schema}.stg_vehicle_events (
 ) PARTITION BY RANGE (event_date);
 ALTER TABLE {schema}.stg_vehicle_events ADD COLUMN IF NOT EXISTS load_seq bigint NOT NULL DEFAULT 0;
 DROP INDEX IF EXISTS {schema}.stg_vehicle_events_date;
--- a date's rows, and the rows a load appended to it (what semantic takes next)
-CREATE INDEX IF NOT EXISTS stg_vehicle_events_date_load ON {schema}.stg_vehicle_events (event_date, load_seq);
+-- the rows a load appended to a date (what semantic takes next; a date's rows are its
+-- partition): a block-range index, as in raw.vehicle_events (publish only appends to a
+-- date's table, so load_seq follows the rows' order on disk)
+DROP INDEX IF EXISTS {schema}.stg_vehicle_events_date_load;
+CREATE INDEX IF NOT EXISTS stg_vehicle_events_load_seq ON {schema}.stg_vehicle_events USING brin (load_seq);
 COMMENT ON COLUMN {schema}.stg_vehicle_events.load_seq IS 'The staging load that published the row (prod.load_log).';
 COMMENT ON TABLE {schema}.stg_vehicle_events IS 'Cleaned vehicle events: typed, UTC, accepted values only, exact duplicates and re-delivered lines removed.';
 COMMENT ON COLUMN {schema}.stg_vehicle_events.event_key IS 'Surrogate key: hash of the event content, so the same event always gets the same key.';
