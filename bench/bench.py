@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,10 +90,7 @@ def _run_stage(name: str, settings, run_id: str, parallelism: int) -> tuple[floa
         return end - start, peak
     plan_s = end - start
     with ProcessPoolExecutor(max_workers=parallelism, mp_context=context) as pool:
-        done = [
-            f.result()
-            for f in [pool.submit(_task_in_child, mapped, settings, run_id, i) for i in items]
-        ]
+        done = list(pool.map(partial(_task_in_child, mapped, settings, run_id), items))
     first, last = min(d[0] for d in done), max(d[1] for d in done)
     return plan_s + last - first, max([peak] + [d[2] for d in done])
 
