@@ -11,6 +11,7 @@ and a 15-minute load recomputes only the periods of those 15 minutes.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -239,17 +240,33 @@ def _counts(settings: Settings, dates: list[date]) -> dict[date, PartitionCounts
     return counts
 
 
-def _partition_days(conn, cut: Slice) -> tuple[list[date], list[date], list[date], list[date]]:
-    """(update dates written whole, dates added to, location days written whole, days added
-    to): a date rebuilt or published for the first time, and a location day whose every
-    point is recomputed, is swapped in whole; the others take rows through the parent."""
+@dataclass(frozen=True)
+class _PublishDays:
+    """How publish writes each per-point table's days: a date rebuilt or published for the
+    first time, and a location day whose every point is recomputed, is swapped in whole;
+    the others take rows through the parent."""
+
+    whole_updates: list[date]
+    added_updates: list[date]
+    whole_locations: list[date]
+    #: touched location days not written whole: their affected rows are deleted
+    partial_locations: list[date]
+    #: of those, the days that take new rows (a partition is created if need be)
+    added_locations: list[date]
+
+
+def _partition_days(conn, cut: Slice) -> _PublishDays:
     whole_updates, added_updates = split_by_first_write(conn, "prod", "int_vehicle_updates", cut)
-    whole_days = [
-        key_day(k) for (k,) in conn.execute(read_sql(SQL_DIR / "whole_location_days.sql"))
-    ]
-    touched = conn.execute("SELECT DISTINCT date_key FROM dev.int_period_daily_distance")
-    added_days = sorted({key_day(k) for (k,) in touched} - set(whole_days))
-    return whole_updates, added_updates, whole_days, added_days
+    touched = conn.execute(read_sql(SQL_DIR / "touched_location_days.sql")).fetchall()
+    new_points = conn.execute("SELECT DISTINCT date_key FROM dev.int_period_daily_distance")
+    partial = [key_day(k) for k, whole in touched if not whole]
+    return _PublishDays(
+        whole_updates=whole_updates,
+        added_updates=added_updates,
+        whole_locations=[key_day(k) for k, whole in touched if whole],
+        partial_locations=partial,
+        added_locations=sorted({key_day(k) for (k,) in new_points} & set(partial)),
+    )
 
 
 def publish(settings: Settings, cut: Slice) -> None:
@@ -258,25 +275,26 @@ def publish(settings: Settings, cut: Slice) -> None:
     with connect(settings, "semantic_db") as conn:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.semantic.prod'))")
-            whole_updates, added_updates, whole_days, added_days = _partition_days(conn, cut)
-            ensure_date_partitions(conn, "prod", "int_vehicle_updates", added_updates)
-            ensure_date_partitions(conn, "prod", "fact_vehicle_location", added_days)
+            days = _partition_days(conn, cut)
+            ensure_date_partitions(conn, "prod", "int_vehicle_updates", days.added_updates)
+            ensure_date_partitions(conn, "prod", "fact_vehicle_location", days.added_locations)
             params = {
                 "dates": cut.replace,
-                "whole_update_dates": whole_updates,
-                "whole_location_days": [day_key(d) for d in whole_days],
+                "whole_update_dates": days.whole_updates,
+                "whole_location_days": [day_key(d) for d in days.whole_locations],
+                "partial_location_days": [day_key(d) for d in days.partial_locations],
             }
             execute_sql_file(conn, SQL_DIR / "publish.sql", params)
-            for day in whole_updates:
+            for day in days.whole_updates:
                 adopt_scratch_partition(conn, "prod", UPDATES, day)
             fill = fill_statement(conn, read_sql(SQL_DIR / "fill_location_partition.sql"))
-            for day in whole_days:
+            for day in days.whole_locations:
                 replace_date_partition(conn, "prod", "fact_vehicle_location", day, fill)
-            for table, days in (
-                ("int_vehicle_updates", added_updates),
-                ("fact_vehicle_location", added_days),
+            for table, added in (
+                ("int_vehicle_updates", days.added_updates),
+                ("fact_vehicle_location", days.added_locations),
             ):
-                for day in days:
+                for day in added:
                     conn.execute(sql.SQL("ANALYZE {}").format(partition_ident("prod", table, day)))
             advance_watermark(conn, "prod", cut)
 
