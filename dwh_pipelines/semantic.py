@@ -34,11 +34,13 @@ from dwh_pipelines.partitions import (
     partition_days,
     partition_ident,
     pending_slice,
+    prepare_date_partition,
     record_partitions,
     replace_date_partition,
     scratch_partition,
     set_aside_unpartitioned,
     split_by_first_write,
+    swap_in_date_partition,
 )
 from dwh_pipelines.quality import Check, gate, run_checks
 from dwh_pipelines.transfer import relay
@@ -269,13 +271,50 @@ def _partition_days(conn, cut: Slice) -> _PublishDays:
     )
 
 
-def publish(settings: Settings, cut: Slice) -> None:
+def prepare_location_days(settings: Settings, cut: Slice) -> list[date]:
+    """Write the location days that publish swaps in whole, with their key and statistics,
+    in ``settings.db_sessions`` sessions at once (the largest days first, dealt in turn),
+    so the publishing transaction only attaches them; returns those days."""
+    with connect(settings, "semantic_db") as conn:
+        whole = _partition_days(conn, cut).whole_locations
+        points = dict(
+            conn.execute(
+                "SELECT date_key, sum(points) FROM dev.int_period_daily_distance GROUP BY 1"
+            ).fetchall()
+        )
+    days = sorted(whole, key=lambda d: points.get(day_key(d), 0), reverse=True)
+    fill_sql = read_sql(SQL_DIR / "fill_location_partition.sql")
+    sessions = min(settings.db_sessions, len(days))
+
+    def prepare(conn, part: int) -> None:
+        # a whole day's key is built by one sort in memory
+        conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
+        fill = fill_statement(conn, fill_sql)
+        for day in days[part::sessions]:
+            prepare_date_partition(conn, "prod", "fact_vehicle_location", day, fill)
+
+    if days:
+        run_in_sessions(settings, "semantic_db", sessions, prepare)
+    return days
+
+
+def publish(settings: Settings, cut: Slice, prepared: Iterable[date] = ()) -> None:
     """Replace the affected facts, the rebuilt dates' updates and the dimensions, append
-    the new updates and move the watermark, atomically."""
+    the new updates and move the watermark, atomically. The location days written whole
+    are swapped in as ``prepare_location_days`` wrote them (``prepared``), or written
+    here."""
+    prepared = set(prepared)
     with connect(settings, "semantic_db") as conn:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.semantic.prod'))")
             days = _partition_days(conn, cut)
+            if stale := prepared - set(days.whole_locations):
+                raise RuntimeError(
+                    "semantic publish: location days "
+                    + ", ".join(map(str, sorted(stale)))
+                    + " were prepared to be written whole but no longer are (semantic_db"
+                    " changed since): run the semantic build again"
+                )
             ensure_date_partitions(conn, "prod", "int_vehicle_updates", days.added_updates)
             ensure_date_partitions(conn, "prod", "fact_vehicle_location", days.added_locations)
             params = {
@@ -289,7 +328,10 @@ def publish(settings: Settings, cut: Slice) -> None:
                 adopt_scratch_partition(conn, "prod", UPDATES, day)
             fill = fill_statement(conn, read_sql(SQL_DIR / "fill_location_partition.sql"))
             for day in days.whole_locations:
-                replace_date_partition(conn, "prod", "fact_vehicle_location", day, fill)
+                if day in prepared:
+                    swap_in_date_partition(conn, "prod", "fact_vehicle_location", day)
+                else:
+                    replace_date_partition(conn, "prod", "fact_vehicle_location", day, fill)
             for table, added in (
                 ("int_vehicle_updates", days.added_updates),
                 ("fact_vehicle_location", days.added_locations),
@@ -325,7 +367,7 @@ def build_semantic(
                 params={"max_kmh": settings.max_speed_kmh},
             )
             gate("semantic", results, result.event_dates)
-            publish(settings, cut)
+            publish(settings, cut, prepare_location_days(settings, cut))
             record_partitions(settings, result, run_id)
         totals = result.totals()
         audit.rows_in, audit.rows_out = totals.rows_in, totals.rows_out
