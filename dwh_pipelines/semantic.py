@@ -36,7 +36,6 @@ from dwh_pipelines.partitions import (
     pending_slice,
     prepare_date_partition,
     record_partitions,
-    replace_date_partition,
     scratch_partition,
     set_aside_unpartitioned,
     split_by_first_write,
@@ -271,6 +270,10 @@ def _partition_days(conn, cut: Slice) -> _PublishDays:
     )
 
 
+def _listed(days: list[date]) -> str:
+    return ", ".join(map(str, days)) or "none"
+
+
 def prepare_location_days(settings: Settings, cut: Slice) -> list[date]:
     """Write the location days that publish swaps in whole, with their key and statistics,
     in ``settings.db_sessions`` sessions at once (the largest days first, dealt in turn),
@@ -298,22 +301,19 @@ def prepare_location_days(settings: Settings, cut: Slice) -> list[date]:
     return days
 
 
-def publish(settings: Settings, cut: Slice, prepared: Iterable[date] = ()) -> None:
+def publish(settings: Settings, cut: Slice, prepared: list[date]) -> None:
     """Replace the affected facts, the rebuilt dates' updates and the dimensions, append
     the new updates and move the watermark, atomically. The location days written whole
-    are swapped in as ``prepare_location_days`` wrote them (``prepared``), or written
-    here."""
-    prepared = set(prepared)
+    are swapped in as ``prepare_location_days`` wrote them (``prepared``)."""
     with connect(settings, "semantic_db") as conn:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.semantic.prod'))")
             days = _partition_days(conn, cut)
-            if stale := prepared - set(days.whole_locations):
+            if sorted(prepared) != days.whole_locations:
                 raise RuntimeError(
-                    "semantic publish: location days "
-                    + ", ".join(map(str, sorted(stale)))
-                    + " were prepared to be written whole but no longer are (semantic_db"
-                    " changed since): run the semantic build again"
+                    "semantic publish: the location days to write whole are "
+                    f"{_listed(days.whole_locations)}, but {_listed(sorted(prepared))} were"
+                    " prepared (semantic_db changed since): run the semantic build again"
                 )
             ensure_date_partitions(conn, "prod", "int_vehicle_updates", days.added_updates)
             ensure_date_partitions(conn, "prod", "fact_vehicle_location", days.added_locations)
@@ -326,12 +326,8 @@ def publish(settings: Settings, cut: Slice, prepared: Iterable[date] = ()) -> No
             execute_sql_file(conn, SQL_DIR / "publish.sql", params)
             for day in days.whole_updates:
                 adopt_scratch_partition(conn, "prod", UPDATES, day)
-            fill = fill_statement(conn, read_sql(SQL_DIR / "fill_location_partition.sql"))
             for day in days.whole_locations:
-                if day in prepared:
-                    swap_in_date_partition(conn, "prod", "fact_vehicle_location", day)
-                else:
-                    replace_date_partition(conn, "prod", "fact_vehicle_location", day, fill)
+                swap_in_date_partition(conn, "prod", "fact_vehicle_location", day)
             for table, added in (
                 ("int_vehicle_updates", days.added_updates),
                 ("fact_vehicle_location", days.added_locations),

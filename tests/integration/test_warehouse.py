@@ -134,6 +134,8 @@ def test_rerunning_a_date_gives_the_same_warehouse(platform):
     prepared = query(
         platform, "semantic_db", "SELECT %s::regclass::oid", (f"prod_partitions.{day}_new",)
     )
+    with pytest.raises(RuntimeError, match="are 2019-06-01, but none were prepared"):
+        semantic.publish(platform, cut, [])
     semantic.publish(platform, cut, [date(2019, 6, 1)])
     published = f"prod_partitions.{table}"
     assert query(platform, "semantic_db", "SELECT %s::regclass::oid", (published,)) == built
