@@ -237,11 +237,9 @@ def advance_watermark(conn: psycopg.Connection, schema: str, cut: Slice) -> None
 # (``integer`` yyyymmdd). A day rebuilt whole, or published for the first time, is swapped
 # in for the old partition: either the dev build's own table of that day, built with prod's
 # indexes and moved in as it is (``create_scratch_partitions``, ``adopt_scratch_partition``:
-# staging's events, semantic's updates), or a new table filled from dev and given the
-# parent's indexes by sort (``prepare_date_partition``: semantic's points, whose days are
-# known only once they are computed, prepared a day per session before publish; raw's new
-# dates, written in the load's transaction), then swapped in (``swap_in_date_partition``,
-# ``replace_date_partition`` for both in one transaction). Either table is created in the
+# staging's events, semantic's updates), or a new table filled from dev in the publish
+# transaction and indexed by sort at attach (``replace_date_partition``: semantic's points,
+# whose days are known only once they are computed). Either table is created in the
 # transaction that fills it, so a server with wal_level=minimal, as the embedded one,
 # writes no WAL for it. Rows added to a published day go through the parent. Partitions
 # live in ``<schema>_partitions``, a schema no role is granted, so every reader goes
@@ -365,106 +363,6 @@ def fill_statement(
     return fill
 
 
-def _next_partition(schema: str, table: str, day: date) -> sql.Identifier:
-    """The table ``prepare_date_partition`` writes for the day, until it is swapped in."""
-    return sql.Identifier(partition_schema(schema), _partition_name(table, day) + "_new")
-
-
-def _build_parent_indexes(
-    conn: psycopg.Connection, schema: str, table: str, target: sql.Identifier
-) -> None:
-    """Build ``schema.<table>``'s indexes on the filled ``target``, each by one sort, for
-    ATTACH PARTITION to adopt instead of building its own: keys as constraints, indexes
-    over plain columns with their access method. Any other index (expressions, a
-    predicate, options) is left to ATTACH, which builds what it finds no match for."""
-    rows = conn.execute(
-        "SELECT coalesce(c.contype, ''), i.indisunique, am.amname,"
-        "       array(SELECT a.attname"
-        "               FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, n)"
-        "               JOIN pg_catalog.pg_attribute a"
-        "                 ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
-        "              ORDER BY k.n)"
-        "  FROM pg_catalog.pg_index i"
-        "  JOIN pg_catalog.pg_class x ON x.oid = i.indexrelid"
-        "  JOIN pg_catalog.pg_am am ON am.oid = x.relam"
-        "  LEFT JOIN pg_catalog.pg_constraint c"
-        "    ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid"
-        " WHERE i.indrelid = %s::regclass"
-        "   AND i.indexprs IS NULL AND i.indpred IS NULL AND i.indnkeyatts = i.indnatts"
-        "   AND 0 = ALL(i.indoption::int2[]) AND x.reloptions IS NULL"
-        " ORDER BY i.indexrelid",
-        (f"{schema}.{table}",),
-    ).fetchall()
-    for contype, unique, method, columns in rows:
-        cols = sql.SQL(", ").join(map(sql.Identifier, columns))
-        if contype in ("p", "u"):
-            kind = sql.SQL("PRIMARY KEY" if contype == "p" else "UNIQUE")
-            conn.execute(sql.SQL("ALTER TABLE {} ADD {} ({})").format(target, kind, cols))
-        else:
-            create = sql.SQL("CREATE UNIQUE INDEX" if unique else "CREATE INDEX")
-            conn.execute(
-                sql.SQL("{} ON {} USING {} ({})").format(
-                    create, target, sql.Identifier(method), cols
-                )
-            )
-
-
-def prepare_date_partition(
-    conn: psycopg.Connection,
-    schema: str,
-    table: str,
-    day: date,
-    fill: Callable[[sql.Identifier, date], int],
-) -> int:
-    """Write the day's next partition in the caller's transaction: a new table filled by
-    ``fill(new_table, day)``, then given the parent's indexes and statistics, for
-    ``swap_in_date_partition`` to attach, in this transaction or a later one; returns its
-    rows. Several days can be prepared at once, each in its own session and transaction,
-    so publish only swaps them in."""
-    column, integer_key = partition_key(conn, schema, table)
-    new = _next_partition(schema, table, day)
-    _ensure_partition_schema(conn, schema)
-    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(new))
-    conn.execute(
-        sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, {})").format(
-            new, sql.Identifier(schema, table), _bounds_check(table, day, column, integer_key)
-        )
-    )
-    rows = fill(new, day)
-    _build_parent_indexes(conn, schema, table, new)
-    conn.execute(sql.SQL("ANALYZE {}").format(new))
-    return rows
-
-
-def swap_in_date_partition(conn: psycopg.Connection, schema: str, table: str, day: date) -> None:
-    """Replace the day's partition with the table ``prepare_date_partition`` wrote, in the
-    caller's transaction: no copy, no scan (the CHECK proves the bounds) and no index build
-    (the prepared ones are adopted), so readers of the parent wait only for this."""
-    name = _partition_name(table, day)
-    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(partition_ident(schema, table, day)))
-    conn.execute(
-        sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-            _next_partition(schema, table, day), sql.Identifier(name)
-        )
-    )
-    # its indexes were named after the table's first name: name them as ATTACH would have
-    indexes = conn.execute(
-        "SELECT c.relname FROM pg_catalog.pg_index i"
-        " JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass",
-        (f"{partition_schema(schema)}.{name}",),
-    ).fetchall()
-    for (index,) in indexes:
-        if index.startswith(f"{name}_new_"):
-            conn.execute(
-                sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-                    sql.Identifier(partition_schema(schema), index),
-                    sql.Identifier(name + index.removeprefix(f"{name}_new")),
-                )
-            )
-    _attach(conn, schema, table, day)
-    _drop_bounds(conn, schema, table, day)
-
-
 def replace_date_partition(
     conn: psycopg.Connection,
     schema: str,
@@ -473,9 +371,26 @@ def replace_date_partition(
     fill: Callable[[sql.Identifier, date], int],
 ) -> int:
     """Swap in a new partition for ``day``, written by ``fill(new_table, day)``; returns its
-    rows. Prepared and swapped in the caller's transaction."""
-    rows = prepare_date_partition(conn, schema, table, day, fill)
-    swap_in_date_partition(conn, schema, table, day)
+    rows. In the caller's transaction: readers of the parent wait only for the final
+    drop-and-attach."""
+    parent = sql.Identifier(schema, table)
+    part = partition_ident(schema, table, day)
+    name = _partition_name(table, day)
+    new = sql.Identifier(partition_schema(schema), name + "_new")
+    column, integer_key = partition_key(conn, schema, table)
+    _ensure_partition_schema(conn, schema)
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(new))
+    conn.execute(
+        sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, {})").format(
+            new, parent, _bounds_check(table, day, column, integer_key)
+        )
+    )
+    rows = fill(new, day)
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(part))
+    conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(new, sql.Identifier(name)))
+    _attach(conn, schema, table, day)  # builds the parent's indexes on it, by sort
+    _drop_bounds(conn, schema, table, day)
+    conn.execute(sql.SQL("ANALYZE {}").format(part))
     return rows
 
 

@@ -34,12 +34,11 @@ from dwh_pipelines.partitions import (
     partition_days,
     partition_ident,
     pending_slice,
-    prepare_date_partition,
     record_partitions,
+    replace_date_partition,
     scratch_partition,
     set_aside_unpartitioned,
     split_by_first_write,
-    swap_in_date_partition,
 )
 from dwh_pipelines.quality import Check, gate, run_checks
 from dwh_pipelines.transfer import relay
@@ -270,51 +269,13 @@ def _partition_days(conn, cut: Slice) -> _PublishDays:
     )
 
 
-def _listed(days: list[date]) -> str:
-    return ", ".join(map(str, days)) or "none"
-
-
-def prepare_location_days(settings: Settings, cut: Slice) -> list[date]:
-    """Write the location days that publish swaps in whole, with their key and statistics,
-    in ``settings.db_sessions`` sessions at once (the largest days first, dealt in turn),
-    so the publishing transaction only attaches them; returns those days."""
-    with connect(settings, "semantic_db") as conn:
-        whole = _partition_days(conn, cut).whole_locations
-        points = dict(
-            conn.execute(
-                "SELECT date_key, sum(points) FROM dev.int_period_daily_distance GROUP BY 1"
-            ).fetchall()
-        )
-    days = sorted(whole, key=lambda d: points.get(day_key(d), 0), reverse=True)
-    fill_sql = read_sql(SQL_DIR / "fill_location_partition.sql")
-    sessions = min(settings.db_sessions, len(days))
-
-    def prepare(conn, part: int) -> None:
-        # a whole day's key is built by one sort in memory
-        conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
-        fill = fill_statement(conn, fill_sql)
-        for day in days[part::sessions]:
-            prepare_date_partition(conn, "prod", "fact_vehicle_location", day, fill)
-
-    if days:
-        run_in_sessions(settings, "semantic_db", sessions, prepare)
-    return days
-
-
-def publish(settings: Settings, cut: Slice, prepared: list[date]) -> None:
+def publish(settings: Settings, cut: Slice) -> None:
     """Replace the affected facts, the rebuilt dates' updates and the dimensions, append
-    the new updates and move the watermark, atomically. The location days written whole
-    are swapped in as ``prepare_location_days`` wrote them (``prepared``)."""
+    the new updates and move the watermark, atomically."""
     with connect(settings, "semantic_db") as conn:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.semantic.prod'))")
             days = _partition_days(conn, cut)
-            if sorted(prepared) != days.whole_locations:
-                raise RuntimeError(
-                    "semantic publish: the location days to write whole are "
-                    f"{_listed(days.whole_locations)}, but {_listed(sorted(prepared))} were"
-                    " prepared (semantic_db changed since): run the semantic build again"
-                )
             ensure_date_partitions(conn, "prod", "int_vehicle_updates", days.added_updates)
             ensure_date_partitions(conn, "prod", "fact_vehicle_location", days.added_locations)
             params = {
@@ -326,8 +287,9 @@ def publish(settings: Settings, cut: Slice, prepared: list[date]) -> None:
             execute_sql_file(conn, SQL_DIR / "publish.sql", params)
             for day in days.whole_updates:
                 adopt_scratch_partition(conn, "prod", UPDATES, day)
+            fill = fill_statement(conn, read_sql(SQL_DIR / "fill_location_partition.sql"))
             for day in days.whole_locations:
-                swap_in_date_partition(conn, "prod", "fact_vehicle_location", day)
+                replace_date_partition(conn, "prod", "fact_vehicle_location", day, fill)
             for table, added in (
                 ("int_vehicle_updates", days.added_updates),
                 ("fact_vehicle_location", days.added_locations),
@@ -363,7 +325,7 @@ def build_semantic(
                 params={"max_kmh": settings.max_speed_kmh},
             )
             gate("semantic", results, result.event_dates)
-            publish(settings, cut, prepare_location_days(settings, cut))
+            publish(settings, cut)
             record_partitions(settings, result, run_id)
         totals = result.totals()
         audit.rows_in, audit.rows_out = totals.rows_in, totals.rows_out

@@ -1,4 +1,4 @@
--- A day of prod.fact_vehicle_location written whole: its next partition {target}, filled
--- from dev (see dwh_pipelines.partitions.prepare_date_partition).
+-- A day of prod.fact_vehicle_location written whole: the new partition {target}, filled
+-- from dev (see dwh_pipelines.partitions.replace_date_partition).
 INSERT INTO {target}
 SELECT * FROM dev.fact_vehicle_location WHERE date_key = %(day_key)s
