@@ -4,19 +4,22 @@ The manifest ``ops.lake_objects`` is keyed by (source key, ETag): an object is n
 that pair is not in it. New objects are stored unchanged, many to a landing bundle, and
 the manifest says which bundle and byte range (of its uncompressed bytes) hold each one.
 A bundle is zstd-compressed: JSON lines shrink about twelve times, and the object store
-then writes, and convert reads, a twelfth of the bytes.
+then writes, and convert reads, a twelfth of the bytes. The source is not listed whole on
+every run: the feed names objects by date, so a run lists from the newest landed
+object's date less ``FLEET_LIST_LOOKBACK_DAYS`` (``listing_start``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -63,12 +66,14 @@ class ExtractResult:
         return {"listed": self.listed, "new_objects": self.new_objects, "new_bytes": self.new_bytes}
 
 
-def list_source(s3, bucket: str, prefix: str) -> list[SourceObject]:
-    """Every object under the prefix, page by page (a real day is 86,400 objects)."""
+def list_source(s3, bucket: str, prefix: str, start_after: str | None = None) -> list[SourceObject]:
+    """Every object under the prefix (after ``start_after`` in key order, if given), page by
+    page (a real day is 86,400 objects)."""
     objects: list[SourceObject] = []
     paginator = s3.get_paginator("list_objects_v2")
+    options = {"StartAfter": start_after} if start_after else {}
     for page in paginator.paginate(
-        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": 1000}
+        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": 1000}, **options
     ):
         for item in page.get("Contents", []):
             if item["Key"].endswith("/"):
@@ -82,6 +87,48 @@ def list_source(s3, bucket: str, prefix: str) -> list[SourceObject]:
                 )
             )
     return objects
+
+
+#: the feed's object names start with the object's date (``2019-06-01-15-17-4-events.json``)
+_KEY_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def listing_start(newest_key: str | None, prefix: str, lookback_days: int | None) -> str | None:
+    """Where extract's listing starts (S3 ``StartAfter``), or None to list every key.
+
+    The feed names each object by its date, zero-padded, so keys sort by date: a key
+    before the newest landed object's date less ``lookback_days`` can only be a delivery
+    later than that, which a run with ``FLEET_LIST_LOOKBACK_DAYS=all`` picks up. Without
+    a landed key named that way, every key is listed.
+    """
+    if lookback_days is None or newest_key is None or not newest_key.startswith(prefix):
+        return None
+    found = _KEY_DATE.match(newest_key, len(prefix))
+    try:
+        day = date.fromisoformat(found.group()) if found else None
+    except ValueError:
+        day = None
+    if day is None:
+        return None
+    return prefix + (day - timedelta(days=lookback_days)).isoformat()
+
+
+def _newest_landed_key(conn, prefix: str) -> str | None:
+    row = conn.execute(
+        "SELECT source_key FROM ops.lake_objects WHERE starts_with(source_key, %s)"
+        " ORDER BY source_key DESC LIMIT 1",
+        (prefix,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def list_recent_source(settings: Settings, s3) -> tuple[str | None, list[SourceObject]]:
+    """The source objects a run looks at for new ones (extract's plan, the freshness
+    check): those after ``listing_start``; returns (where the listing started, them)."""
+    with connect(settings, OPS_DATABASE) as conn:
+        newest = _newest_landed_key(conn, settings.source_prefix)
+    start = listing_start(newest, settings.source_prefix, settings.list_lookback_days)
+    return start, list_source(s3, settings.source_bucket, settings.source_prefix, start)
 
 
 def _copy_listing(conn, listed: list[SourceObject]) -> None:
@@ -202,8 +249,8 @@ def plan_extract(
     s3 = s3 or s3_client(settings)
     per_shard = shard_objects or settings.map_objects
     with audited(settings, run_id, "lake.extract_plan") as audit:
-        listed = list_source(s3, settings.source_bucket, settings.source_prefix)
-        log_event("extract.listed", source=settings.source_uri, objects=len(listed))
+        start, listed = list_recent_source(settings, s3)
+        log_event("extract.listed", source=settings.source_uri, after=start, objects=len(listed))
         with connect(settings, OPS_DATABASE) as conn:
             with conn.transaction():
                 _copy_listing(conn, listed)
@@ -220,7 +267,12 @@ def plan_extract(
         plan = ExtractPlan(listed=len(listed), new_objects=new, shards=list(range(shards)))
         log_event("extract.planned", new_objects=new, shards=shards, per_shard=per_shard)
         audit.objects = new
-        audit.details = {"listed": plan.listed, "new_objects": new, "shards": shards}
+        audit.details = {
+            "listed": plan.listed,
+            "listed_after": start,
+            "new_objects": new,
+            "shards": shards,
+        }
     return plan
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from data_lake.extract import list_source
+from data_lake.extract import list_recent_source
 from pipeline_core.audit import audited, ensure_ops_schema
 from pipeline_core.db import connect, read_sql
 from pipeline_core.logs import log_event
@@ -56,7 +56,8 @@ class Freshness:
 def measure_freshness(settings: Settings, *, now: datetime | None = None, s3=None) -> Freshness:
     """Compare the source listing and the manifest with what dwh_db has published."""
     ensure_ops_schema(settings)
-    listed = list_source(s3 or s3_client(settings), settings.source_bucket, settings.source_prefix)
+    # what extract's next run would list (from the newest landed date less the lookback)
+    _, listed = list_recent_source(settings, s3 or s3_client(settings))
     with connect(settings, OPS_DATABASE) as conn:
         with conn.transaction():
             conn.execute(

@@ -96,3 +96,37 @@ def test_manifest_from_before_landing_bundles_is_upgraded(platform, feed):
         "SELECT count(*) FROM ops.lake_objects WHERE landing_length = size_bytes",
     )
     assert lengths[0][0] == len(rows) == feed.stats["objects"]
+
+
+def test_extract_lists_the_source_from_the_newest_landed_date(platform):
+    """A run lists the keys from the newest landed object's date less the lookback (a day),
+    not the whole bucket: a delivery later than that waits for a run listing every key."""
+    import dataclasses
+
+    from data_lake.extract import extract, plan_extract
+
+    s3 = s3_client(platform)
+
+    def put(*names: str) -> None:
+        for name in names:
+            s3.put_object(
+                Bucket=platform.source_bucket,
+                Key=platform.source_prefix + name,
+                Body=b'{"event": "update"}\n',
+            )
+
+    put("2019-06-01-10-0-0-events.json", "2019-06-02-10-0-0-events.json")
+    assert extract(platform, "first").new_objects == 2
+    put("2019-05-20-10-0-0-events.json", "2019-06-02-11-0-0-events.json")
+
+    plan = plan_extract(platform, "second")
+    assert (plan.listed, plan.new_objects) == (3, 1)  # from 2019-06-01 on: not 05-20
+    every_key = dataclasses.replace(platform, list_lookback_days=None)
+    plan = plan_extract(every_key, "second")
+    assert (plan.listed, plan.new_objects) == (4, 2)
+    assert query(
+        platform,
+        "dwh_db",
+        "SELECT details->>'listed_after' FROM ops.task_runs"
+        " WHERE stage = 'lake.extract_plan' ORDER BY id",
+    ) == [(None,), ("data/2019-06-01",), (None,)]

@@ -20,3 +20,26 @@ def test_map_parallelism_refuses_what_cannot_run(monkeypatch, value, message):
     monkeypatch.setenv("FLEET_MAP_PARALLELISM", value)
     with pytest.raises(ValueError, match=message):
         map_parallelism()
+
+
+def test_list_lookback_defaults_to_a_day_and_all_means_every_key(monkeypatch):
+    from pipeline_core.settings import load_settings
+
+    monkeypatch.delenv("FLEET_LIST_LOOKBACK_DAYS", raising=False)
+    assert load_settings().list_lookback_days == 1
+    monkeypatch.setenv("FLEET_LIST_LOOKBACK_DAYS", "3")
+    assert load_settings().list_lookback_days == 3
+    monkeypatch.setenv("FLEET_LIST_LOOKBACK_DAYS", "all")
+    assert load_settings().list_lookback_days is None
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [("-1", "FLEET_LIST_LOOKBACK_DAYS must be 0 or more, or all"), ("a day", "not an integer")],
+)
+def test_list_lookback_refuses_what_cannot_be_a_listing(monkeypatch, value, message):
+    from pipeline_core.settings import load_settings
+
+    monkeypatch.setenv("FLEET_LIST_LOOKBACK_DAYS", value)
+    with pytest.raises(ValueError, match=message):
+        load_settings()
