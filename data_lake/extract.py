@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -93,13 +93,17 @@ def list_source(s3, bucket: str, prefix: str, start_after: str | None = None) ->
 _KEY_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def listing_start(newest_key: str | None, prefix: str, lookback_days: int | None) -> str | None:
+def listing_start(
+    newest_key: str | None, prefix: str, lookback_days: int | None, today: date
+) -> str | None:
     """Where extract's listing starts (S3 ``StartAfter``), or None to list every key.
 
     The feed names each object by its date, zero-padded, so keys sort by date: a key
     before the newest landed object's date less ``lookback_days`` can only be a delivery
     later than that, which a run with ``FLEET_LIST_LOOKBACK_DAYS=all`` picks up. Without
-    a landed key named that way, every key is listed.
+    a landed key named that way, every key is listed. A date after tomorrow (``today``
+    in UTC, plus a day for local names) is a misnamed object, not the feed's progress:
+    it must not hide the real keys, so tomorrow is used instead.
     """
     if lookback_days is None or newest_key is None or not newest_key.startswith(prefix):
         return None
@@ -110,6 +114,7 @@ def listing_start(newest_key: str | None, prefix: str, lookback_days: int | None
         day = None
     if day is None:
         return None
+    day = min(day, today + timedelta(days=1))
     return prefix + (day - timedelta(days=lookback_days)).isoformat()
 
 
@@ -127,7 +132,8 @@ def list_recent_source(settings: Settings, s3) -> tuple[str | None, list[SourceO
     check): those after ``listing_start``; returns (where the listing started, them)."""
     with connect(settings, OPS_DATABASE) as conn:
         newest = _newest_landed_key(conn, settings.source_prefix)
-    start = listing_start(newest, settings.source_prefix, settings.list_lookback_days)
+    today = datetime.now(UTC).date()
+    start = listing_start(newest, settings.source_prefix, settings.list_lookback_days, today)
     return start, list_source(s3, settings.source_bucket, settings.source_prefix, start)
 
 
