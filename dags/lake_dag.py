@@ -5,7 +5,7 @@ Triggered by hand (developers); ``main_dag`` runs the same tasks on a schedule.
 
 from airflow.sdk import dag
 
-from pipeline_core.airflow_tasks import DEFAULT_ARGS, START_DATE, lake_tasks
+from pipeline_core.airflow_tasks import DEFAULT_ARGS, LIST_EVERY_KEY, START_DATE, lake_tasks
 
 
 @dag(
@@ -15,6 +15,7 @@ from pipeline_core.airflow_tasks import DEFAULT_ARGS, START_DATE, lake_tasks
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    params=LIST_EVERY_KEY,
     tags=["fleet", "layer:lake"],
     doc_md=__doc__,
 )

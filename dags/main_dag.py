@@ -6,7 +6,8 @@ governance_apply -> reports_build (pages show what analysts may see). The mapped
 tasks let Celery workers share a day's objects.
 Each step is also its own single-layer DAG and CLI; logic lives in ``data_lake`` and
 ``dwh_pipelines``. Every run rebuilds the event dates that received new data; the
-``rebuild_dates`` param adds dates (backfill).
+``rebuild_dates`` param adds dates (backfill); ``list_every_key`` lists the whole source
+bucket once, for deliveries later than ``FLEET_LIST_LOOKBACK_DAYS``.
 """
 
 from airflow.sdk import chain, dag
@@ -14,6 +15,7 @@ from airflow.sdk import chain, dag
 from pipeline_core.airflow_tasks import (
     DAG_FAILURE_CALLBACKS,
     DEFAULT_ARGS,
+    LIST_EVERY_KEY,
     MAIN_SCHEDULE,
     PARAMS,
     START_DATE,
@@ -35,7 +37,7 @@ from pipeline_core.alerting import deadline_alert
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
-    params=PARAMS,
+    params={**PARAMS, **LIST_EVERY_KEY},
     on_failure_callback=DAG_FAILURE_CALLBACKS,
     # alert when a run has not succeeded FLEET_ALERT_DEADLINE_MINUTES (60) after queueing
     deadline=deadline_alert(),

@@ -100,10 +100,11 @@ def listing_start(
 
     The feed names each object by its date, zero-padded, so keys sort by date: a key
     before the newest landed object's date less ``lookback_days`` can only be a delivery
-    later than that, which a run with ``FLEET_LIST_LOOKBACK_DAYS=all`` picks up. Without
-    a landed key named that way, every key is listed. A date after tomorrow (``today``
-    in UTC, plus a day for local names) is a misnamed object, not the feed's progress:
-    it must not hide the real keys, so tomorrow is used instead.
+    later than that, which a run with the ``list_every_key`` param (or with
+    ``FLEET_LIST_LOOKBACK_DAYS=all``) picks up. Without a landed key named that way, every
+    key is listed. A date after tomorrow (``today`` in UTC, plus a day for local names) is
+    a misnamed object, not the feed's progress: it must not hide the real keys, so
+    tomorrow is used instead.
     """
     if lookback_days is None or newest_key is None or not newest_key.startswith(prefix):
         return None

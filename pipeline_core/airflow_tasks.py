@@ -6,6 +6,8 @@ stages run without Airflow.
 
 from __future__ import annotations
 
+import dataclasses
+
 from pipeline_core.settings import Settings, load_settings, map_parallelism
 
 
@@ -70,6 +72,26 @@ PARAMS = {
     )
 }
 
+#: DAG params of the DAGs that extract (main_dag, lake_dag): the run may list every key
+LIST_EVERY_KEY = {
+    "list_every_key": Param(
+        False,
+        type="boolean",
+        description=(
+            "List every source key this run, not only those from the newest landed date less"
+            " FLEET_LIST_LOOKBACK_DAYS: picks up deliveries later than that"
+        ),
+    )
+}
+
+
+def listing_settings(settings: Settings, params: dict) -> Settings:
+    """``settings`` for extract's plan: every key is listed if the run asks for it."""
+    if params.get("list_every_key"):
+        return dataclasses.replace(settings, list_lookback_days=None)
+    return settings
+
+
 LANDING = Asset(name="lake_landing", uri="s3://fleet-lake/landing/")
 LAKE_PARQUET = Asset(name="lake_parquet", uri="s3://fleet-lake/parquet/")
 
@@ -84,9 +106,12 @@ AFTER_MAPPED = "none_failed"
 @task(task_id="lake_extract_plan")
 def lake_extract_plan() -> list[int]:
     """List the source once; record its new objects as shards for ``lake_extract``."""
+    from airflow.sdk import get_current_context
+
     from data_lake.extract import plan_extract
 
-    return plan_extract(task_settings(), current_run_id()).shards
+    settings = listing_settings(task_settings(), get_current_context()["params"])
+    return plan_extract(settings, current_run_id()).shards
 
 
 @task(task_id="lake_extract", outlets=[LANDING], max_active_tis_per_dagrun=MAP_PARALLELISM)

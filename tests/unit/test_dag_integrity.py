@@ -94,3 +94,17 @@ def test_backfill_rebuilds_each_covered_date_once():
         date(2019, 6, 1),
         date(2019, 6, 2),
     ]
+
+
+def test_extracting_dags_can_list_every_key_once(dagbag):
+    """main_dag and lake_dag offer ``list_every_key`` (off): a run from the UI picks up
+    deliveries later than FLEET_LIST_LOOKBACK_DAYS; the other layers' DAGs do not."""
+    from pipeline_core.airflow_tasks import listing_settings
+    from pipeline_core.settings import load_settings
+
+    for dag_id in ("main_dag", "lake_dag"):
+        assert dagbag.dags[dag_id].params["list_every_key"] is False
+    assert "list_every_key" not in dagbag.dags["raw_dag"].params
+    settings = load_settings()
+    assert listing_settings(settings, {"list_every_key": False}) is settings
+    assert listing_settings(settings, {"list_every_key": True}).list_lookback_days is None
