@@ -109,11 +109,11 @@ def listing_start(
     if lookback_days is None or newest_key is None or not newest_key.startswith(prefix):
         return None
     found = _KEY_DATE.match(newest_key, len(prefix))
+    if found is None:
+        return None
     try:
-        day = date.fromisoformat(found.group()) if found else None
-    except ValueError:
-        day = None
-    if day is None:
+        day = date.fromisoformat(found.group())
+    except ValueError:  # shaped like a date, but not one (2019-13-45)
         return None
     day = min(day, today + timedelta(days=1))
     return prefix + (day - timedelta(days=lookback_days)).isoformat()
