@@ -474,6 +474,8 @@ def _pg_prepare(paths: _Paths, account: tuple[int, int] | None) -> bool:
     paths.pg_run.mkdir(exist_ok=True)
     if account is not None:
         _grant_traverse(paths.pg_dir.parent)
+        # the binaries too: a checkout in a private directory (mktemp -d, /root) hides them
+        _grant_traverse(_pg_bin())
         if paths.pg_dir.stat().st_uid != account[0] or (
             paths.pg_data.exists() and paths.pg_data.stat().st_uid != account[0]
         ):
