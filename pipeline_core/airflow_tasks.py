@@ -41,7 +41,7 @@ def current_run_id() -> str:
 
 # --- Task definitions shared by main_dag and the single-layer DAGs -------------------
 
-from datetime import datetime, timedelta  # noqa: E402
+from datetime import UTC, datetime, time, timedelta  # noqa: E402
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, task  # noqa: E402
 
@@ -85,9 +85,14 @@ LIST_EVERY_KEY = {
 }
 
 
-def listing_settings(settings: Settings, params: dict) -> Settings:
-    """``settings`` for extract's plan: every key is listed if the run asks for it."""
-    if params.get("list_every_key"):
+def listing_settings(
+    settings: Settings, params: dict, interval_start: datetime | None = None
+) -> Settings:
+    """``settings`` for extract's plan: every key is listed if the run asks for it, and by
+    the run of each day's first interval (from 00:00 UTC), so that a delivery later than
+    the lookback is picked up within a day without anyone asking."""
+    first_of_day = interval_start is not None and interval_start.astimezone(UTC).time() == time(0)
+    if params.get("list_every_key") or first_of_day:
         return dataclasses.replace(settings, list_lookback_days=None)
     return settings
 
@@ -110,7 +115,10 @@ def lake_extract_plan() -> list[int]:
 
     from data_lake.extract import plan_extract
 
-    settings = listing_settings(task_settings(), get_current_context()["params"])
+    context = get_current_context()
+    settings = listing_settings(
+        task_settings(), context["params"], context.get("data_interval_start")
+    )
     return plan_extract(settings, current_run_id()).shards
 
 
@@ -151,7 +159,6 @@ def backfill_dates(start: datetime, end: datetime) -> list:
     """Event dates a backfill run over [start, end) rebuilds: those whose midnight (UTC) it
     covers. A day backfilled as 96 fifteen-minute runs is rebuilt once (by its 00:00 run),
     a daily or longer interval rebuilds every day it spans."""
-    from datetime import UTC
     from datetime import timedelta as td
 
     start, end = start.astimezone(UTC), end.astimezone(UTC)
