@@ -16,7 +16,7 @@ Two grains of incremental work:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -24,7 +24,13 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from pipeline_core.db import connect, execute_sql_file
+from pipeline_core.db import (
+    connect,
+    execute_sql_file,
+    part_name,
+    range_bound,
+    split_ranges,
+)
 from pipeline_core.settings import OPS_DATABASE, Settings
 
 LAYERS = ("lake", "raw", "staging", "semantic", "dwh")
@@ -235,15 +241,21 @@ def advance_watermark(conn: psycopg.Connection, schema: str, cut: Slice) -> None
 #
 # The big per-event tables are partitioned by day: an event date (``date``), or a day key
 # (``integer`` yyyymmdd). A day rebuilt whole, or published for the first time, is swapped
-# in for the old partition: either the dev build's own table of that day, built with prod's
-# indexes and moved in as it is (``create_scratch_partitions``, ``adopt_scratch_partition``:
-# staging's events, semantic's updates), or a new table filled from dev in the publish
-# transaction and indexed by sort at attach (``replace_date_partition``: semantic's points,
-# whose days are known only once they are computed). Either table is created in the
-# transaction that fills it, so a server with wal_level=minimal, as the embedded one,
-# writes no WAL for it. Rows added to a published day go through the parent. Partitions
-# live in ``<schema>_partitions``, a schema no role is granted, so every reader goes
-# through the parent and its grants.
+# in for the old partition, in one of three ways:
+#
+# - the dev build's own table of that day, built with prod's indexes and moved in as it is
+#   (``create_scratch_partitions``, ``adopt_scratch_partition``: staging's events,
+#   semantic's updates);
+# - the dev build's tables of that day from each of its parallel sessions, moved in as the
+#   parts of a day partitioned by the sessions' ranges (``create_part_days``,
+#   ``adopt_part_days``: semantic's points);
+# - a new table filled in the publish transaction and indexed by sort at attach
+#   (``replace_date_partition``: raw's dates, an older installation's plain table).
+#
+# Every such table is created in the transaction that fills it, so a server with
+# wal_level=minimal, as the embedded one, writes no WAL for it. Rows added to a published
+# day go through the parent. Partitions live in ``<schema>_partitions``, a schema no role
+# is granted, so every reader goes through the parent and its grants.
 
 
 def partition_schema(schema: str) -> str:
@@ -330,37 +342,48 @@ def _bounds_constraint(table: str, day: date) -> sql.Identifier:
     return sql.Identifier(f"{_partition_name(table, day)}_bounds")
 
 
-def _bounds_check(table: str, day: date, column: str, integer_key: bool) -> sql.Composable:
-    """A table constraint holding the day's partition bounds. Created with the empty table,
-    it is valid without a scan, and it spares ATTACH PARTITION the scan that would prove
-    the bounds (a full day: about 1.3 s); it is dropped once attached (``_drop_bounds``)."""
+def _in_range(column: str, low: object | None, high: object | None) -> sql.Composable:
+    """``column`` within [low, high); an open end (None) is not tested."""
+    tests = [
+        sql.SQL("{} {} {}").format(sql.Identifier(column), sql.SQL(op), sql.Literal(value))
+        for op, value in ((">=", low), ("<", high))
+        if value is not None
+    ]
+    return sql.SQL(" AND ").join(tests) if tests else sql.SQL("true")
+
+
+def _bounds_check(
+    table: str,
+    day: date,
+    column: str,
+    integer_key: bool,
+    split: tuple[str, object | None, object | None] | None = None,
+) -> sql.Composable:
+    """A table constraint holding the day's partition bounds (and a part's ``split`` range:
+    column, low, high). Created with the empty table, it is valid without a scan, and it
+    spares ATTACH PARTITION the scan that would prove the bounds (a full day: about 1.3 s);
+    it is dropped once attached (``_drop_bounds``)."""
     lo, hi = _bound_values(day, integer_key)
-    return sql.SQL("CONSTRAINT {} CHECK ({} >= {} AND {} < {})").format(
-        _bounds_constraint(table, day), sql.Identifier(column), lo, sql.Identifier(column), hi
+    day_range = sql.SQL("{} >= {} AND {} < {}").format(
+        sql.Identifier(column), lo, sql.Identifier(column), hi
+    )
+    tests = [day_range] if split is None else [day_range, _in_range(*split)]
+    return sql.SQL("CONSTRAINT {} CHECK ({})").format(
+        _bounds_constraint(table, day), sql.SQL(" AND ").join(tests)
     )
 
 
-def _drop_bounds(conn: psycopg.Connection, schema: str, table: str, day: date) -> None:
-    """Drop the attached partition's CHECK: the partition constraint now holds the bounds,
-    and the CHECK would only cost inserts."""
+def _drop_bounds(
+    conn: psycopg.Connection, schema: str, table: str, day: date, part: int | None = None
+) -> None:
+    """Drop the attached partition's CHECK (or its ``part``'s): the partition constraint
+    now holds the bounds, and the CHECK would only cost inserts."""
+    target = partition_ident(schema, table, day)
+    if part is not None:
+        target = sql.Identifier(partition_schema(schema), _day_part_name(table, day, part))
     conn.execute(
-        sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-            partition_ident(schema, table, day), _bounds_constraint(table, day)
-        )
+        sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(target, _bounds_constraint(table, day))
     )
-
-
-def fill_statement(
-    conn: psycopg.Connection, statement: str
-) -> Callable[[sql.Identifier, date], int]:
-    """A partition filler from a statement with a ``{target}`` placeholder and ``%(day)s``
-    (and ``%(day_key)s``, the same day as yyyymmdd)."""
-
-    def fill(target: sql.Identifier, day: date) -> int:
-        params = {"day": day, "day_key": day_key(day)}
-        return conn.execute(sql.SQL(statement).format(target=target), params).rowcount
-
-    return fill
 
 
 def replace_date_partition(
@@ -477,6 +500,110 @@ def adopt_scratch_partition(
     conn.execute(sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(moving, home))
     _attach(conn, schema, table, day)
     _drop_bounds(conn, schema, table, day)
+
+
+def _day_part_name(table: str, day: date, part: int) -> str:
+    """The name of a published day's part (see ``adopt_part_days``)."""
+    return f"{_partition_name(table, day)}_part{part}"
+
+
+def _scratch_part_day(table: str, part: int, day: date) -> str:
+    """The name of a part's day table in the scratch schema (see ``create_part_days``)."""
+    return f"{part_name(table, part)}_{day:%Y%m%d}"
+
+
+def create_part_days(
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    part: int,
+    split_at: Sequence,
+    days: Iterable[date],
+    scratch: str = "dev",
+) -> None:
+    """A table per day in part ``part`` of the split ``scratch.<table>`` (see
+    ``pipeline_core.db.create_scratch_parts``), for the session that fills the part to
+    create in its own transaction: a wal_level=minimal server (the embedded one) then
+    writes no WAL for them. Each is logged and carries its day's bounds and its part's
+    range as a CHECK, so ``adopt_part_days`` moves it into ``schema`` without a scan."""
+    column, integer_key = partition_key(conn, schema, table)
+    split_column, _ = partition_key(conn, scratch, table)
+    low, high = split_ranges(split_at)[part]
+    parent = sql.Identifier(scratch, part_name(table, part))
+    for day in days:
+        name = _scratch_part_day(table, part, day)
+        # created among the partitions, so it takes their privileges (none), then moved
+        created = sql.Identifier(partition_schema(schema), f"{name}_dev")
+        conn.execute(
+            sql.SQL("CREATE TABLE {} PARTITION OF {} ({}) {}").format(
+                created,
+                parent,
+                _bounds_check(table, day, column, integer_key, (split_column, low, high)),
+                _bounds(day, integer_key),
+            )
+        )
+        conn.execute(
+            sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(created, sql.Identifier(scratch))
+        )
+        conn.execute(
+            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                sql.Identifier(scratch, f"{name}_dev"), sql.Identifier(name)
+            )
+        )
+
+
+def adopt_part_days(
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    day: date,
+    split_at: Sequence,
+    scratch: str = "dev",
+) -> None:
+    """Swap in the day's tables of every part of the split ``scratch.<table>`` (see
+    ``create_part_days``) as the day's partition of ``schema.<table>``, itself partitioned
+    by the parts' ranges, in the caller's (publishing) transaction: no copy, no scan, and
+    the parts' indexes that match the parent's are attached instead of built. The sessions
+    analysed the parts; only the day's table is analysed here (ONLY: from a sample of
+    them)."""
+    split_column, _ = partition_key(conn, scratch, table)
+    home = _ensure_partition_schema(conn, schema)
+    day_table = partition_ident(schema, table, day)
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(day_table))
+    conn.execute(
+        sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS) PARTITION BY RANGE ({})").format(
+            day_table, sql.Identifier(schema, table), sql.Identifier(split_column)
+        )
+    )
+    ranges = split_ranges(split_at)
+    for part, (low, high) in enumerate(ranges):
+        name = _scratch_part_day(table, part, day)
+        published = _day_part_name(table, day, part)
+        conn.execute(
+            sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
+                sql.Identifier(scratch, part_name(table, part)), sql.Identifier(scratch, name)
+            )
+        )
+        conn.execute(
+            sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(sql.Identifier(scratch, name), home)
+        )
+        conn.execute(
+            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                sql.Identifier(partition_schema(schema), name), sql.Identifier(published)
+            )
+        )
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+                day_table,
+                sql.Identifier(partition_schema(schema), published),
+                range_bound(low, "MINVALUE"),
+                range_bound(high, "MAXVALUE"),
+            )
+        )
+    _attach(conn, schema, table, day)
+    for part in range(len(ranges)):
+        _drop_bounds(conn, schema, table, day, part)
+    conn.execute(sql.SQL("ANALYZE ONLY {}").format(day_table))
 
 
 def ensure_date_partitions(

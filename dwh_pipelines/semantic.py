@@ -22,20 +22,20 @@ from dwh_pipelines.partitions import (
     LayerResult,
     PartitionCounts,
     Slice,
+    adopt_part_days,
     adopt_scratch_partition,
     advance_watermark,
+    create_part_days,
     create_scratch_partitions,
     day_key,
     ensure_date_partitions,
     ensure_load_log,
-    fill_statement,
     key_day,
     move_into_partitions,
     partition_days,
     partition_ident,
     pending_slice,
     record_partitions,
-    replace_date_partition,
     scratch_partition,
     set_aside_unpartitioned,
     split_by_first_write,
@@ -45,11 +45,13 @@ from dwh_pipelines.transfer import relay
 from pipeline_core.audit import audited, ensure_ops_schema
 from pipeline_core.db import (
     connect,
+    create_scratch_parts,
     execute_sql_file,
     part_name,
     read_sql,
     recreate_scratch_tables,
     run_in_sessions,
+    split_ranges,
 )
 from pipeline_core.settings import Settings
 
@@ -141,6 +143,8 @@ UPDATES = "int_vehicle_updates"
 
 #: the tracks' tables, written by parallel sessions (one part each, split by period)
 TRACKS = {"fact_vehicle_location": "period_key", "fact_vehicle_period_distance": "period_key"}
+#: the points: each part a table per day, which publish moves into prod as it is
+POINTS, POINTS_DAY = "fact_vehicle_location", "date_key"
 
 
 def _ensure_prod(conn) -> None:
@@ -157,13 +161,40 @@ def _ensure_prod(conn) -> None:
     ensure_load_log(conn, "prod")
 
 
-def ensure_schema(conn, dates: Iterable[date] = (), parts: int = 1) -> None:
-    """prod, and dev re-created empty (the updates' tables for ``dates``, the tracks' tables
-    in ``parts``)."""
+def ensure_schema(conn, dates: Iterable[date] = ()) -> None:
+    """prod, and dev re-created empty (the updates' tables for ``dates``; the tracks' tables
+    get their parts once the build knows its periods, see ``_split_tracks``)."""
     _ensure_prod(conn)
     tables = [t for t in MODEL_TABLES if t != UPDATES]
-    recreate_scratch_tables(conn, tables, split_by=TRACKS, parts=parts)
+    recreate_scratch_tables(conn, tables, split_by=TRACKS)
     create_scratch_partitions(conn, "prod", UPDATES, dates)
+
+
+@dataclass(frozen=True)
+class TrackSplit:
+    """How the tracks' sessions share the affected periods: part n takes the period keys
+    from ``split_at[n - 1]`` to before ``split_at[n]`` (open at both ends), and writes its
+    points into a table per day of ``days``."""
+
+    split_at: list
+    days: list[date]
+
+    @property
+    def parts(self) -> int:
+        return len(self.split_at) + 1
+
+
+def _split_tracks(conn, sessions: int) -> TrackSplit:
+    """Cut the affected periods into up to ``sessions`` parts of about equal estimated
+    points, and make the tracks' tables' parts (dev.track_period_days, built with the
+    dimensions, holds the estimate and the days)."""
+    split_at = [
+        key for (key,) in conn.execute(read_sql(SQL_DIR / "track_split.sql"), {"parts": sessions})
+    ]
+    days = [key_day(k) for (k,) in conn.execute(read_sql(SQL_DIR / "track_days.sql"))]
+    for table in TRACKS:
+        create_scratch_parts(conn, table, split_at, by=POINTS_DAY if table == POINTS else None)
+    return TrackSplit(split_at, days)
 
 
 def pending(settings: Settings, dates: Iterable[date] = ()) -> Slice:
@@ -175,18 +206,18 @@ def pending(settings: Settings, dates: Iterable[date] = ()) -> Slice:
         return pending_slice(stg, "prod", sem, "prod", dates)
 
 
-def build_dev(settings: Settings, cut: Slice) -> None:
+def build_dev(settings: Settings, cut: Slice) -> TrackSplit:
     """Stream inputs from staging prod and build the dev model in three steps: inputs and
-    dimensions (one transaction), the tracks (``settings.db_sessions`` sessions at once,
-    each on its part of the periods), the daily facts (one transaction)."""
+    dimensions (one transaction), the tracks (up to ``settings.db_sessions`` sessions at
+    once, each on its part of the periods), the daily facts (one transaction). Returns how
+    the tracks were split, which publish needs to move their days into prod."""
     params = {"dates": cut.replace, "max_kmh": settings.max_speed_kmh}
-    parts = settings.db_sessions
     with connect(settings, "staging_db") as stg, connect(settings, "semantic_db") as sem:
         # held by the session, across the steps' transactions, until it closes
         with sem.transaction():
             sem.execute("SELECT pg_advisory_lock(hashtext('fleet.semantic.dev'))")
         with sem.transaction():
-            ensure_schema(sem, cut.dates, parts)
+            ensure_schema(sem, cut.dates)
             # prod's updates the build reads: named by date, so the scans skip the
             # partitions of the dates rebuilt whole (a date filter with <> prunes none)
             published = partition_days(sem, "prod", UPDATES)
@@ -212,19 +243,23 @@ def build_dev(settings: Settings, cut: Slice) -> None:
                 target = sql.Identifier("dev", table)
                 relay(stg, select, sem, target, columns, cut.params(), freeze=True)
             execute_sql_file(sem, SQL_DIR / "build_dimensions.sql", params)
+            split = _split_tracks(sem, settings.db_sessions)
 
         def tracks(conn, part: int) -> None:
+            create_part_days(conn, "prod", POINTS, part, split.split_at, split.days)
+            low, high = split_ranges(split.split_at)[part]
             execute_sql_file(
                 conn,
                 SQL_DIR / "build_tracks.sql",
-                {**params, "parts": parts, "part": part},
-                points=part_name("fact_vehicle_location", part),
+                {**params, "low": low, "high": high},
+                points=part_name(POINTS, part),
                 pairs=part_name("fact_vehicle_period_distance", part),
             )
 
-        run_in_sessions(settings, "semantic_db", parts, tracks)
+        run_in_sessions(settings, "semantic_db", split.parts, tracks)
         with sem.transaction():
             execute_sql_file(sem, SQL_DIR / "build_activity.sql", params)
+        return split
 
 
 def _counts(settings: Settings, dates: list[date]) -> dict[date, PartitionCounts]:
@@ -269,9 +304,10 @@ def _partition_days(conn, cut: Slice) -> _PublishDays:
     )
 
 
-def publish(settings: Settings, cut: Slice) -> None:
+def publish(settings: Settings, cut: Slice, split: TrackSplit) -> None:
     """Replace the affected facts, the rebuilt dates' updates and the dimensions, append
-    the new updates and move the watermark, atomically."""
+    the new updates and move the watermark, atomically (``split``: how build_dev wrote the
+    tracks)."""
     with connect(settings, "semantic_db") as conn:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.semantic.prod'))")
@@ -287,9 +323,8 @@ def publish(settings: Settings, cut: Slice) -> None:
             execute_sql_file(conn, SQL_DIR / "publish.sql", params)
             for day in days.whole_updates:
                 adopt_scratch_partition(conn, "prod", UPDATES, day)
-            fill = fill_statement(conn, read_sql(SQL_DIR / "fill_location_partition.sql"))
             for day in days.whole_locations:
-                replace_date_partition(conn, "prod", "fact_vehicle_location", day, fill)
+                adopt_part_days(conn, "prod", POINTS, day, split.split_at)
             for table, added in (
                 ("int_vehicle_updates", days.added_updates),
                 ("fact_vehicle_location", days.added_locations),
@@ -313,7 +348,7 @@ def build_semantic(
     result = LayerResult("semantic", cut.dates, appended=set(cut.append))
     with audited(settings, run_id, "semantic.build") as audit:
         if result.event_dates:
-            build_dev(settings, cut)
+            split = build_dev(settings, cut)
             result.counts = _counts(settings, result.event_dates)
             results = run_checks(
                 settings,
@@ -325,7 +360,7 @@ def build_semantic(
                 params={"max_kmh": settings.max_speed_kmh},
             )
             gate("semantic", results, result.event_dates)
-            publish(settings, cut)
+            publish(settings, cut, split)
             record_partitions(settings, result, run_id)
         totals = result.totals()
         audit.rows_in, audit.rows_out = totals.rows_in, totals.rows_out

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from itertools import pairwise
 from pathlib import Path
 
 import psycopg
@@ -65,7 +66,7 @@ def execute_sql_file(
 
 def part_name(table: str, part: int) -> str:
     """The name of the table of a scratch ``table`` that session ``part`` writes (see
-    ``recreate_scratch_tables``'s ``split_by``)."""
+    ``create_scratch_parts``)."""
     return f"{table}_part{part}"
 
 
@@ -76,7 +77,6 @@ def recreate_scratch_tables(
     like: str = "prod",
     scratch: str = "dev",
     split_by: dict[str, str] | None = None,
-    parts: int = 1,
 ) -> None:
     """Re-create ``scratch.<table>`` as an empty unlogged heap shaped like ``like.<table>``.
 
@@ -84,11 +84,9 @@ def recreate_scratch_tables(
     anything reaches ``like``, whose keys and foreign keys then guard what is published;
     without indexes, keys and WAL, writing it costs a fraction of a logged, indexed table.
 
-    A table named in ``split_by`` (table -> column) is written by ``parts`` sessions at
-    once (``run_in_sessions``): it is split by hash of that column into ``parts`` unlogged
-    tables (``part_name``), each written by one session. A serial scan of the parent
-    then reads every row in the order its session wrote it, so float sums over it come
-    out the same on every run.
+    A table named in ``split_by`` (table -> column) is written by several sessions at once
+    (``run_in_sessions``): it is created partitioned by range of that column, and its parts
+    are made by ``create_scratch_parts`` once the split is known.
     """
     split_by = split_by or {}
     conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(scratch)))
@@ -98,17 +96,10 @@ def recreate_scratch_tables(
         shape = sql.SQL("(LIKE {} INCLUDING DEFAULTS INCLUDING COMMENTS)").format(source)
         if table in split_by:
             conn.execute(
-                sql.SQL("CREATE TABLE {} {} PARTITION BY HASH ({})").format(
+                sql.SQL("CREATE TABLE {} {} PARTITION BY RANGE ({})").format(
                     target, shape, sql.Identifier(split_by[table])
                 )
             )
-            for part in range(parts):
-                conn.execute(
-                    sql.SQL(
-                        "CREATE UNLOGGED TABLE {} PARTITION OF {}"
-                        " FOR VALUES WITH (MODULUS {}, REMAINDER {})"
-                    ).format(sql.Identifier(scratch, part_name(table, part)), target, parts, part)
-                )
         else:
             conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} {}").format(target, shape))
         conn.execute(
@@ -120,6 +111,46 @@ def recreate_scratch_tables(
                 ),
             )
         )
+
+
+def range_bound(value: object | None, open_end: str) -> sql.Composable:
+    """A range partition's bound: the value, or ``open_end`` (MINVALUE, MAXVALUE) for None."""
+    return sql.SQL(open_end) if value is None else sql.Literal(value)
+
+
+def split_ranges(split_at: Sequence) -> list[tuple[object | None, object | None]]:
+    """The parts' [low, high) ranges cut at the increasing ``split_at`` values (None: open)."""
+    edges = [None, *split_at, None]
+    return list(pairwise(edges))
+
+
+def create_scratch_parts(
+    conn: psycopg.Connection,
+    table: str,
+    split_at: Sequence,
+    *,
+    scratch: str = "dev",
+    by: str | None = None,
+) -> None:
+    """The parts of a split scratch table (see ``recreate_scratch_tables``), one per session,
+    cut at ``split_at``: part n holds the range [split_at[n-1], split_at[n]), so a serial
+    scan of a part reads its rows in the order its session wrote them and float sums over
+    it come out the same on every run. A part is an unlogged heap, or, with ``by`` (a day
+    column), partitioned by range of it: its session then adds a table per day
+    (``dwh_pipelines.partitions.create_part_days``), which publish moves into prod as is.
+    """
+    parent = sql.Identifier(scratch, table)
+    for part, (low, high) in enumerate(split_ranges(split_at)):
+        bounds = sql.SQL("FOR VALUES FROM ({}) TO ({})").format(
+            range_bound(low, "MINVALUE"), range_bound(high, "MAXVALUE")
+        )
+        name = sql.Identifier(scratch, part_name(table, part))
+        if by is None:
+            statement = sql.SQL("CREATE UNLOGGED TABLE {} PARTITION OF {} {}")
+            conn.execute(statement.format(name, parent, bounds))
+        else:
+            statement = sql.SQL("CREATE TABLE {} PARTITION OF {} {} PARTITION BY RANGE ({})")
+            conn.execute(statement.format(name, parent, bounds, sql.Identifier(by)))
 
 
 def run_in_sessions(

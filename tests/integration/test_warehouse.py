@@ -125,12 +125,16 @@ def test_rerunning_a_date_gives_the_same_warehouse(platform):
         [(True, True, 0)],
     )
 
-    # semantic step by step: the table the build wrote is the one published
+    # semantic step by step: the tables the build wrote are the ones published
     table = "int_vehicle_updates_20190601"
     cut = semantic.pending(platform, [date(2019, 6, 1)])
-    semantic.build_dev(platform, cut)
+    split = semantic.build_dev(platform, cut)
+    assert split.parts == 2 and date(2019, 6, 1) in split.days  # FLEET_DB_SESSIONS
     built = query(platform, "semantic_db", "SELECT %s::regclass::oid", (f"dev.{table}",))
-    semantic.publish(platform, cut)
+    oid_of = "SELECT %s::regclass::oid"
+    points = [f"fact_vehicle_location_part{n}_20190601" for n in range(split.parts)]
+    built_points = [query(platform, "semantic_db", oid_of, (f"dev.{p}",))[0] for p in points]
+    semantic.publish(platform, cut, split)
     published = f"prod_partitions.{table}"
     assert query(platform, "semantic_db", "SELECT %s::regclass::oid", (published,)) == built
     assert query(platform, "semantic_db", "SELECT to_regclass(%s)", (f"dev.{table}",)) == [(None,)]
@@ -138,6 +142,23 @@ def test_rerunning_a_date_gives_the_same_warehouse(platform):
         [("int_vehicle_updates_at_org",)],
         [(True, True, 0)],
     )
+    # the points' day is partitioned as the sessions split the periods: each session's
+    # table of the day is a part, with its key attached, its statistics, and no CHECK
+    day = "prod_partitions.fact_vehicle_location_20190601"
+    parts = query(
+        platform,
+        "semantic_db",
+        """SELECT i.inhrelid, c.relname FROM pg_catalog.pg_inherits i
+             JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = %s::regclass ORDER BY 2""",
+        (day,),
+    )
+    assert [(oid,) for oid, _ in parts] == built_points
+    for _, name in parts:
+        assert published_as_built(platform, "semantic_db", f"prod_partitions.{name}") == (
+            [("fact_vehicle_location_20190601_pkey",)],
+            [(True, True, 0)],
+        )
     assert snapshot(platform) == before
 
 
@@ -302,6 +323,8 @@ def test_semantic_check_catches_a_point_outside_its_period(platform):
     feed = generate_feed(SimulationConfig(vehicles=3, hours=0.5, organizations=2, seed=4))
     upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
     run_pipeline(platform, "good")
+    # a build holds its points in dev until publish moves the days written whole into prod
+    semantic.build_dev(platform, semantic.pending(platform, [date(2019, 6, 1)]))
     check = next(c for c in semantic.CHECKS if c.name == "points_inside_period")
     with connect(platform, "semantic_db") as conn:
         assert run_check(conn, check, {}).rows_affected == 0

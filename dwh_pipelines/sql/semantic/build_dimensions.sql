@@ -150,3 +150,38 @@ SELECT organization_id, vehicle_id, to_char(location_at::date, 'YYYYMMDD')::inte
        event_date, count(*)
   FROM dev.int_vehicle_updates
  GROUP BY organization_id, vehicle_id, location_at::date, event_date;
+
+-- The tracks' layout: the days each affected counted period may hold points on (its
+-- organization's position days within the period), with an estimate of its points there
+-- (the day's positioned updates, prorated by the share of the day the period covers).
+-- Every point of the tracks falls on one of these days, which the sessions create tables
+-- for, and the estimate splits the periods among the sessions (see
+-- dwh_pipelines.semantic.build_dev).
+INSERT INTO dev.track_period_days
+WITH daily AS (
+    SELECT organization_id, date_key, sum(updates) AS updates
+      FROM (SELECT organization_id, date_key, updates FROM prod.int_vehicle_daily_updates
+             WHERE event_date <> ALL(%(dates)s::date[])
+            UNION ALL
+            SELECT organization_id, date_key, updates FROM dev.int_vehicle_daily_updates) u
+     GROUP BY 1, 2
+),
+periods AS (
+    SELECT p.period_key, p.organization_id, p.period_start, p.period_finish,
+           to_char(p.period_start, 'YYYYMMDD')::integer AS first_day,
+           to_char(p.period_finish, 'YYYYMMDD')::integer AS last_day
+      FROM dev.dim_operating_period p
+      JOIN dev.affected_periods USING (period_key)
+     WHERE p.is_counted
+),
+days AS (
+    SELECT p.period_key, d.date_key, d.updates, p.period_start, p.period_finish,
+           to_date(d.date_key::text, 'YYYYMMDD')::timestamptz AS day
+      FROM periods p
+      JOIN daily d ON d.organization_id = p.organization_id
+                  AND d.date_key BETWEEN p.first_day AND p.last_day
+)
+SELECT period_key, date_key,
+       updates * greatest(0, date_part('epoch', least(period_finish, day + interval '1 day')
+                                                - greatest(period_start, day))) / 86400
+  FROM days;

@@ -1,12 +1,16 @@
 -- Build the semantic model's dev tables, step 2 of 3: the tracks and their pair distances,
--- in %(parts)s sessions at once (dwh_pipelines.semantic.build_dev), each on the operating
+-- in several sessions at once (dwh_pipelines.semantic.build_dev), each on the operating
 -- periods of its part: dev.fact_vehicle_location and dev.fact_vehicle_period_distance are
--- split by hash of period_key, and this session writes their tables {points} and {pairs}
--- (part %(part)s). A window function runs on one core, so the sessions use every core.
+-- split by range of period_key, and this session writes their tables {points} (a table
+-- per day, created by the session) and {pairs}: the periods from %(low)s to before
+-- %(high)s (NULL: open). A window function runs on one core, so the sessions use every
+-- core.
 -- Parameters: %(kept_dates)s prod's dates of updates not rebuilt, %(max_kmh)s the GPS-jump
 -- speed limit.
 SET LOCAL work_mem = '256MB';
 SET LOCAL TimeZone = 'UTC';
+-- each session builds its part's key: one sort of about half a day of points in memory
+SET LOCAL maintenance_work_mem = '512MB';
 
 -- Every positioned update after this build: published ones (but of dates rebuilt whole:
 -- %(kept_dates)s are prod's other dates, listed so that the partitions of the rebuilt ones
@@ -32,8 +36,8 @@ SELECT p.period_key, p.organization_key, p.organization_id, p.period_id,
           AND u.location_at >= p.period_start AND u.location_at < p.period_finish
        OFFSET 0) u
  WHERE p.is_counted
-   AND satisfies_hash_partition('dev.fact_vehicle_location'::regclass, %(parts)s, %(part)s,
-                                p.period_key);
+   AND (%(low)s::uuid IS NULL OR p.period_key >= %(low)s::uuid)
+   AND (%(high)s::uuid IS NULL OR p.period_key < %(high)s::uuid);
 
 -- Tracks: each pair's points ordered by position time with the event key as tie-breaker, in
 -- one sort that every window below shares (per period: the lateral join above yields periods
@@ -95,8 +99,9 @@ SELECT period_key, organization_key, to_char(location_at, 'YYYYMMDD')::integer, 
  WHERE first_jump IS NULL OR seq < first_jump OR track[4] = 1;
 
 -- Per pair: the accepted points summed in track order (a serial scan of this session's
--- table, in the order written above: a parallel one would add the floats in another
--- order), and the dropped jumps as the pair's points that were not accepted.
+-- day tables, in day order, each in the order written above: a parallel one would add the
+-- floats in another order), and the dropped jumps as the pair's points that were not
+-- accepted.
 SET LOCAL max_parallel_workers_per_gather = 0;
 INSERT INTO dev.{pairs}
 WITH accepted AS (
@@ -125,3 +130,9 @@ SELECT p.period_key, p.organization_key, v.vehicle_key, p.organization_id, p.per
        WHERE v.organization_id = p.organization_id AND v.vehicle_id = p.vehicle_id
        ORDER BY (v.valid_from <= p.first_point_at) DESC, v.valid_from DESC
        LIMIT 1) v;
+
+-- prod's key, built here on this part's day tables while the other sessions build theirs,
+-- and their statistics, so publish attaches a day written whole as it is (see
+-- dwh_pipelines.partitions.adopt_part_days)
+ALTER TABLE dev.{points} ADD PRIMARY KEY (period_key, vehicle_id, point_no, date_key);
+ANALYZE dev.{points};

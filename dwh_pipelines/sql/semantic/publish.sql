@@ -6,8 +6,6 @@
 -- their partitions analysed.
 -- sorts and hashes of a whole day stay in memory instead of spilling to disk
 SET LOCAL work_mem = '256MB';
--- a whole day's key index is built by one sort when its table is attached
-SET LOCAL maintenance_work_mem = '1GB';
 SET CONSTRAINTS ALL DEFERRED;
 -- only the partitions of the touched days not written whole are searched (the affected
 -- periods' points are every point of the whole days: about 1.5 s to visit for a full day)

@@ -19,13 +19,20 @@ COMMENT ON COLUMN dev.src_vehicle_dates.vehicle_events IS 'Staged vehicle events
 COMMENT ON COLUMN dev.src_vehicle_dates.first_event_at IS 'Earliest event time of the date.';
 COMMENT ON COLUMN dev.src_vehicle_dates.last_event_at IS 'Latest event time of the date.';
 COMMENT ON TABLE dev.src_operating_period_events IS 'Scratch: every staged operating-period event (all dates; small).';
-DROP TABLE IF EXISTS dev.affected_periods, dev.rebuilt_activity_dates;
+DROP TABLE IF EXISTS dev.affected_periods, dev.rebuilt_activity_dates, dev.track_period_days;
 CREATE TABLE dev.affected_periods (period_key uuid PRIMARY KEY);
 COMMENT ON TABLE dev.affected_periods IS 'Periods whose facts this build replaces (overlapping rebuilt dates, or changed).';
 COMMENT ON COLUMN dev.affected_periods.period_key IS 'Operating period key.';
 CREATE TABLE dev.rebuilt_activity_dates (date_key integer PRIMARY KEY);
 COMMENT ON TABLE dev.rebuilt_activity_dates IS 'Days whose client activity this build replaces.';
 COMMENT ON COLUMN dev.rebuilt_activity_dates.date_key IS 'Day, yyyymmdd.';
+CREATE TABLE dev.track_period_days (
+    period_key uuid, date_key integer, points double precision, PRIMARY KEY (period_key, date_key)
+);
+COMMENT ON TABLE dev.track_period_days IS 'Layout of the tracks being rebuilt: the days each affected counted period may hold points on, and an estimate of those points (its organization''s positioned updates of the day, prorated by the share of the day the period covers).';
+COMMENT ON COLUMN dev.track_period_days.period_key IS 'Operating period key.';
+COMMENT ON COLUMN dev.track_period_days.date_key IS 'Day, yyyymmdd.';
+COMMENT ON COLUMN dev.track_period_days.points IS 'Estimated points of the period on the day.';
 COMMENT ON COLUMN dev.src_lifecycle_events.event IS 'register or deregister.';
 COMMENT ON COLUMN dev.src_lifecycle_events.organization_id IS 'Client owning the vehicle.';
 COMMENT ON COLUMN dev.src_lifecycle_events.vehicle_id IS 'Vehicle id.';

@@ -2,8 +2,9 @@
 -- One row per point: its references to the dimensions are not declared as foreign keys,
 -- whose per-row check would cost more than building the table; the blocking orphan_facts
 -- check audits them before every publish. Partitioned by day (date_key, partitions in
--- prod_partitions): a day whose every point is rebuilt is swapped in (see
--- dwh_pipelines.partitions). The key holds the partition column, as PostgreSQL requires;
+-- prod_partitions): a day whose every point is rebuilt is swapped in, itself partitioned
+-- by period_key as the build's parallel sessions split the periods (see
+-- dwh_pipelines.partitions). The key holds the partition columns, as PostgreSQL requires;
 -- point_no numbers a pair's points across days, so (period, vehicle, point_no) stays unique.
 CREATE TABLE IF NOT EXISTS {schema}.fact_vehicle_location (
     period_key       uuid             NOT NULL,
