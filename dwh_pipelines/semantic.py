@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from uuid import UUID
 
 from psycopg import sql
 
@@ -176,7 +177,7 @@ class TrackSplit:
     from ``split_at[n - 1]`` to before ``split_at[n]`` (open at both ends), and writes its
     points into a table per day of ``days``."""
 
-    split_at: list
+    split_at: list[UUID]
     days: list[date]
 
     @property
