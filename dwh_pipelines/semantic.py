@@ -269,8 +269,9 @@ def _counts(settings: Settings, dates: list[date]) -> dict[date, PartitionCounts
         for day, rows_in, rows_out in conn.execute(
             """SELECT s.event_date, s.vehicle_events, coalesce(u.n, 0)
                  FROM dev.src_vehicle_dates s
-                 LEFT JOIN (SELECT event_date, count(*) AS n FROM dev.int_vehicle_updates
-                             GROUP BY 1) u USING (event_date)"""
+                 LEFT JOIN (SELECT event_date, sum(updates)::bigint AS n
+                              FROM dev.int_vehicle_daily_updates GROUP BY 1) u
+                        USING (event_date)"""
         ):
             counts[day] = PartitionCounts(rows_in=rows_in, rows_out=rows_out)
     return counts

@@ -16,13 +16,22 @@ SET LOCAL TimeZone = 'UTC';
 CREATE INDEX ON dev.int_vehicle_updates (location_at, organization_id);
 ANALYZE dev.int_vehicle_updates;
 
+-- The updates grouped once by organization, vehicle, position day and event date: the
+-- dimensions and the daily intermediate below read these groups (a few per vehicle), not
+-- the updates (8 M a day), so the updates are scanned once instead of three times.
+CREATE TEMP TABLE update_groups ON COMMIT DROP AS
+SELECT organization_id, vehicle_id, to_char(location_at::date, 'YYYYMMDD')::integer AS date_key,
+       event_date, count(*) AS updates, min(event_at) AS first_event_at
+  FROM dev.int_vehicle_updates
+ GROUP BY organization_id, vehicle_id, location_at::date, event_date;
+
 -- dim_organization ------------------------------------------------------------------------
 INSERT INTO dev.dim_organization
 WITH seen AS (
     SELECT organization_id, first_seen_at AS at FROM prod.dim_organization
     UNION ALL SELECT organization_id, event_at FROM dev.src_lifecycle_events
     UNION ALL SELECT organization_id, event_at FROM dev.src_operating_period_events
-    UNION ALL SELECT organization_id, min(event_at) FROM dev.int_vehicle_updates GROUP BY 1
+    UNION ALL SELECT organization_id, min(first_event_at) FROM update_groups GROUP BY 1
 )
 SELECT md5('organization|' || organization_id)::uuid, organization_id, min(at)
   FROM seen GROUP BY organization_id;
@@ -77,7 +86,7 @@ registrations AS (
 inferred AS (
     SELECT v.organization_id, v.vehicle_id
       FROM (SELECT organization_id, vehicle_id FROM prod.dim_vehicle
-            UNION SELECT organization_id, vehicle_id FROM dev.int_vehicle_updates) v
+            UNION SELECT organization_id, vehicle_id FROM update_groups) v
      WHERE NOT EXISTS (SELECT 1 FROM registrations r
                         WHERE r.organization_id = v.organization_id
                           AND r.vehicle_id = v.vehicle_id)
@@ -144,12 +153,9 @@ SELECT to_char(d, 'YYYYMMDD')::integer, d, extract(year FROM d), extract(month F
  WHERE lo IS NOT NULL;
 
 -- Daily intermediate: this build's updates counted per vehicle and day, so daily activity
--- never rescans a day of updates (the day formatted once per group, not once per update).
+-- never rescans a day of updates.
 INSERT INTO dev.int_vehicle_daily_updates
-SELECT organization_id, vehicle_id, to_char(location_at::date, 'YYYYMMDD')::integer,
-       event_date, count(*)
-  FROM dev.int_vehicle_updates
- GROUP BY organization_id, vehicle_id, location_at::date, event_date;
+SELECT organization_id, vehicle_id, date_key, event_date, updates FROM update_groups;
 
 -- The tracks' layout: the days each affected counted period may hold points on (its
 -- organization's position days within the period), with an estimate of its points there
