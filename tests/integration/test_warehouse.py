@@ -115,7 +115,11 @@ def test_rerunning_a_date_gives_the_same_warehouse(platform):
     assert published_as_built(
         platform, "staging_db", "prod_partitions.stg_vehicle_events_20190601"
     ) == (
-        [("stg_vehicle_events_load_seq",), ("stg_vehicle_events_pkey",)],
+        [
+            ("stg_vehicle_events_load_seq",),
+            ("stg_vehicle_events_pkey",),
+            ("stg_vehicle_events_registered",),
+        ],
         [(True, True, 0)],
     )
     # raw's date is a new table swapped in: the parent's index built on it, analysed, and
@@ -315,6 +319,54 @@ def test_loads_in_slices_equal_one_load(platform):
     upload(platform, feed.objects)
     run_pipeline(platform, "whole")
     assert _layer_state(platform) == sliced
+
+
+def test_staging_volume_and_registrations_read_the_load_log_and_the_index(platform):
+    """volume judges a rebuilt date against the published dates' rows as prod.load_log
+    records them (never counting history); unregistered_vehicle_updates finds a vehicle
+    registered in an earlier load."""
+    start = datetime(2019, 6, 1, 23, 30, tzinfo=UTC)
+    feed = generate_feed(
+        SimulationConfig(vehicles=3, hours=1.0, organizations=2, seed=7, start=start)
+    )
+    upload(platform, feed.objects)
+    run_pipeline(platform, "run-1")
+    with connect(platform, "staging_db") as conn:  # a week of 100,000-row dates before
+        conn.execute(
+            "INSERT INTO prod.load_log (load_seq, event_date, mode, rows, run_id)"
+            " SELECT 0, d::date, 'replace', 100000, 'history'"
+            "   FROM generate_series(date '2019-05-25', date '2019-05-31', interval '1 day') d"
+        )
+        conn.commit()
+    results = (
+        "SELECT check_name, status FROM ops.dq_results WHERE run_id = %s"
+        " AND check_name IN ('volume', 'unregistered_vehicle_updates') ORDER BY 1"
+    )
+    registered = query(
+        platform,
+        "staging_db",
+        "SELECT DISTINCT event_date FROM prod.stg_vehicle_events WHERE event = 'register'",
+    )
+    assert registered == [(date(2019, 6, 1),)]
+    # the vehicles of 2019-06-02 were registered in 2019-06-01, published by run-1; the
+    # last date of a load (still filling) is not judged by volume
+    run_pipeline(platform, "run-2", dates=[date(2019, 6, 2)])
+    assert query(platform, "dwh_db", results, ("run-2",)) == [
+        ("unregistered_vehicle_updates", "pass"),
+        ("volume", "pass"),
+    ]
+    # 2019-06-01 holds 30 minutes against a usual 100,000 rows
+    run_pipeline(platform, "run-3", dates=[date(2019, 6, 1), date(2019, 6, 2)])
+    assert query(platform, "dwh_db", results, ("run-3",)) == [
+        ("unregistered_vehicle_updates", "pass"),
+        ("volume", "warn"),
+    ]
+    sample = query(
+        platform,
+        "dwh_db",
+        "SELECT sample FROM ops.dq_results WHERE run_id = 'run-3' AND check_name = 'volume'",
+    )[0][0]
+    assert [(r["event_date"], r["usual_rows"]) for r in sample] == [("2019-06-01", 100000)]
 
 
 def test_semantic_check_catches_a_point_outside_its_period(platform):
