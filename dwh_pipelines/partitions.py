@@ -460,26 +460,39 @@ def create_scratch_partitions(
     )
     _ensure_partition_schema(conn, schema)
     for day in days:
-        name = _partition_name(table, day)
-        # created among the partitions, so it takes their privileges (none: every reader
-        # goes through the parent), not the scratch schema's default grants, then moved
-        created = sql.Identifier(partition_schema(schema), f"{name}_dev")
-        conn.execute(
-            sql.SQL("CREATE TABLE {} PARTITION OF {} ({}) {}").format(
-                created,
-                parent,
-                _bounds_check(table, day, column, integer_key),
-                _bounds(day, integer_key),
-            )
+        _create_scratch_day(
+            conn,
+            schema,
+            scratch,
+            parent,
+            _partition_name(table, day),
+            _bounds_check(table, day, column, integer_key),
+            _bounds(day, integer_key),
         )
-        conn.execute(
-            sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(created, sql.Identifier(scratch))
+
+
+def _create_scratch_day(
+    conn: psycopg.Connection,
+    schema: str,
+    scratch: str,
+    parent: sql.Identifier,
+    name: str,
+    check: sql.Composable,
+    bounds: sql.Composable,
+) -> None:
+    """Create ``scratch.<name>``, a day's partition of ``parent`` with its bounds ``check``.
+    It is created among ``schema``'s partitions, so it takes their privileges (none: every
+    reader goes through the parent), not the scratch schema's default grants, then moved."""
+    created = sql.Identifier(partition_schema(schema), f"{name}_dev")
+    conn.execute(
+        sql.SQL("CREATE TABLE {} PARTITION OF {} ({}) {}").format(created, parent, check, bounds)
+    )
+    conn.execute(sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(created, sql.Identifier(scratch)))
+    conn.execute(
+        sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+            sql.Identifier(scratch, f"{name}_dev"), sql.Identifier(name)
         )
-        conn.execute(
-            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                sql.Identifier(scratch, f"{name}_dev"), sql.Identifier(name)
-            )
-        )
+    )
 
 
 def adopt_scratch_partition(
@@ -531,24 +544,14 @@ def create_part_days(
     low, high = split_ranges(split_at)[part]
     parent = sql.Identifier(scratch, part_name(table, part))
     for day in days:
-        name = _scratch_part_day(table, part, day)
-        # created among the partitions, so it takes their privileges (none), then moved
-        created = sql.Identifier(partition_schema(schema), f"{name}_dev")
-        conn.execute(
-            sql.SQL("CREATE TABLE {} PARTITION OF {} ({}) {}").format(
-                created,
-                parent,
-                _bounds_check(table, day, column, integer_key, (split_column, low, high)),
-                _bounds(day, integer_key),
-            )
-        )
-        conn.execute(
-            sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(created, sql.Identifier(scratch))
-        )
-        conn.execute(
-            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                sql.Identifier(scratch, f"{name}_dev"), sql.Identifier(name)
-            )
+        _create_scratch_day(
+            conn,
+            schema,
+            scratch,
+            parent,
+            _scratch_part_day(table, part, day),
+            _bounds_check(table, day, column, integer_key, (split_column, low, high)),
+            _bounds(day, integer_key),
         )
 
 
