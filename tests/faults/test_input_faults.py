@@ -237,3 +237,36 @@ def test_hostile_identifiers_pass_through_as_data(platform, identifier):
     assert rows == [(identifier, identifier)]
     updates = query(platform, "dwh_db", "SELECT organization_id FROM marts.kpi_client_daily")
     assert updates == [(identifier,)]
+
+
+def test_a_period_deleted_later_takes_its_points_away(platform):
+    """A delete in a later load removes the period's facts; the day whose every point was
+    the period's is written whole again, as an empty day swapped in."""
+    start, finish = "2019-06-01T10:00:00.000Z", "2019-06-01T11:00:00.000Z"
+    period = {"id": "p-1", "start": start, "finish": finish}
+    lines = [
+        event("create", "operating_period", period, at="2019-06-01T09:00:00.000Z"),
+        event("register", "vehicle", {"id": "v-1"}, at="2019-06-01T09:30:00.000Z"),
+        *(
+            update("v-1", 52.5 + i / 1000, 13.4, at=f"2019-06-01T10:{i:02d}:00.000Z")
+            for i in range(10)
+        ),
+    ]
+    put_source(platform, {"2019-06-01-10-00-0-events.json": b"\n".join(lines) + b"\n"})
+    run_pipeline(platform, "created")
+    points = "SELECT count(*) FROM prod.fact_vehicle_location"
+    assert query(platform, "semantic_db", points) == [(10,)]
+    day = "SELECT c.oid, c.relkind::text FROM pg_catalog.pg_class c WHERE c.oid = %s::regclass"
+    partition = ("prod_partitions.fact_vehicle_location_20190601",)
+    before = query(platform, "semantic_db", day, partition)
+
+    delete = event("delete", "operating_period", period, at="2019-06-01T12:00:00.000Z")
+    put_source(platform, {"2019-06-01-12-00-0-events.json": delete + b"\n"})
+    run_pipeline(platform, "deleted")
+    assert query(platform, "semantic_db", points) == [(0,)]
+    facts = "SELECT count(*) FROM prod.fact_vehicle_period_distance"
+    assert query(platform, "semantic_db", facts) == [(0,)]
+    deleted = "SELECT is_deleted, is_counted FROM prod.dim_operating_period"
+    assert query(platform, "semantic_db", deleted) == [(True, False)]
+    after = query(platform, "semantic_db", day, partition)
+    assert after[0][1] == "p" and after[0][0] != before[0][0]  # a new day, swapped in empty
