@@ -55,6 +55,7 @@ SELECT md5('organization|' || a.organization_id)::uuid, a.date_key, a.organizati
   LEFT JOIN km k ON k.organization_key = md5('organization|' || a.organization_id)::uuid
                 AND k.date_key = a.date_key;
 
--- the sessions analysed their parts' day tables (build_tracks.sql): only the whole
+-- the sessions analysed their parts and day tables (build_tracks.sql): ONLY takes the
+-- statistics of the whole table, from a sample of them
 ANALYZE ONLY dev.fact_vehicle_location;
 ANALYZE dev.fact_vehicle_period_distance;
