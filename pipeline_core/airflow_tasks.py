@@ -159,14 +159,12 @@ def backfill_dates(start: datetime, end: datetime) -> list:
     """Event dates a backfill run over [start, end) rebuilds: those whose midnight (UTC) it
     covers. A day backfilled as 96 fifteen-minute runs is rebuilt once (by its 00:00 run),
     a daily or longer interval rebuilds every day it spans."""
-    from datetime import timedelta as td
-
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    day = start.date() if start.time() == datetime.min.time() else start.date() + td(days=1)
+    day = start.date() if start.time() == time(0) else start.date() + timedelta(days=1)
     dates = []
-    while datetime.combine(day, datetime.min.time(), UTC) < end:
+    while datetime.combine(day, time(0), UTC) < end:
         dates.append(day)
-        day += td(days=1)
+        day += timedelta(days=1)
     return dates
 
 
