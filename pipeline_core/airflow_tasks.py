@@ -122,12 +122,51 @@ def lake_extract_plan() -> list[int]:
     return plan_extract(settings, current_run_id()).shards
 
 
-@task(task_id="lake_extract", outlets=[LANDING], max_active_tis_per_dagrun=MAP_PARALLELISM)
+#: the label of a mapped task instance in the UI's list, set by the task (see map_label)
+MAP_LABEL = "{{ map_label }}"
+
+
+def extract_label(shard: int, result: dict | None = None) -> str:
+    """What a mapped extract instance did, for the UI: its shard, then what it copied."""
+    if result is None:
+        return f"shard {shard}"
+    return f"shard {shard}: {result['new_objects']:,} objects, {result['new_bytes']:,} bytes"
+
+
+def convert_label(batch_id: str, result: dict | None = None) -> str:
+    """What a mapped convert instance did, for the UI: its batch, then its lines and dates."""
+    if result is None:
+        return f"batch {batch_id}"
+    dates = result["event_dates"]
+    span = f"{dates[0]}..{dates[-1]}" if len(dates) > 1 else (dates[0] if dates else "no dates")
+    return (
+        f"batch {batch_id}: {result['input_lines']:,} lines"
+        f" ({result['quarantined_lines']:,} quarantined), {span}"
+    )
+
+
+def map_label(label: str) -> None:
+    """Name the running mapped instance in the UI (rendered through ``MAP_LABEL`` when it
+    ends, and kept if it fails), instead of a bare map index."""
+    from airflow.sdk import get_current_context
+
+    get_current_context()["map_label"] = label
+
+
+@task(
+    task_id="lake_extract",
+    outlets=[LANDING],
+    max_active_tis_per_dagrun=MAP_PARALLELISM,
+    map_index_template=MAP_LABEL,
+)
 def lake_extract(shard: int) -> dict:
     """Copy one shard of new source objects into the landing zone (exactly once, by manifest)."""
     from data_lake.extract import extract_shard
 
-    return extract_shard(task_settings(), current_run_id(), shard).as_dict()
+    map_label(extract_label(shard))
+    result = extract_shard(task_settings(), current_run_id(), shard).as_dict()
+    map_label(extract_label(shard, result))
+    return result
 
 
 @task(task_id="lake_convert_plan", trigger_rule=AFTER_MAPPED)
@@ -138,12 +177,21 @@ def lake_convert_plan() -> list[str]:
     return plan_convert(task_settings(), current_run_id())
 
 
-@task(task_id="lake_convert", outlets=[LAKE_PARQUET], max_active_tis_per_dagrun=MAP_PARALLELISM)
+@task(
+    task_id="lake_convert",
+    outlets=[LAKE_PARQUET],
+    max_active_tis_per_dagrun=MAP_PARALLELISM,
+    map_index_template=MAP_LABEL,
+)
 def lake_convert(batch_id: str) -> dict:
     """One batch of landed NDJSON to typed, partitioned Parquet; bad lines to quarantine."""
     from data_lake.convert import ConvertResult, convert_batch
 
-    return ConvertResult([convert_batch(task_settings(), current_run_id(), batch_id)]).as_dict()
+    map_label(convert_label(batch_id))
+    batch = convert_batch(task_settings(), current_run_id(), batch_id)
+    result = ConvertResult([batch]).as_dict()
+    map_label(convert_label(batch_id, result))
+    return result
 
 
 def lake_tasks():

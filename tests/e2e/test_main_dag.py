@@ -33,6 +33,26 @@ def _stage_runs(platform, run_id: str) -> dict[str, int]:
     return dict(rows)
 
 
+def _map_labels(run_id: str) -> dict[str, list[str]]:
+    """The UI's labels (rendered map index) of main_dag's mapped task instances of a run."""
+    from airflow.models import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(TaskInstance.task_id, TaskInstance.rendered_map_index).where(
+                TaskInstance.dag_id == "main_dag",
+                TaskInstance.run_id == run_id,
+                TaskInstance.map_index >= 0,
+            )
+        ).all()
+    labels: dict[str, list[str]] = {}
+    for task_id, label in rows:
+        labels.setdefault(task_id, []).append(label)
+    return labels
+
+
 def test_main_dag_answers_the_bi_question(platform, airflow_db, main_dag, monkeypatch):
     feed = generate_feed(SimulationConfig(vehicles=6, hours=0.5, organizations=2, seed=11))
     upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
@@ -49,6 +69,15 @@ def test_main_dag_answers_the_bi_question(platform, airflow_db, main_dag, monkey
     batches = query(platform, "dwh_db", "SELECT count(*) FROM ops.lake_batches")[0][0]
     assert 1 < batches <= shards
     assert stages["lake.convert"] == batches
+    # each mapped instance is named in the UI by what it did, not by a bare index
+    labels = _map_labels(run.run_id)
+    assert len(labels["lake_extract"]) == shards and all(
+        label.startswith("shard ") and " objects, " in label for label in labels["lake_extract"]
+    )
+    assert len(labels["lake_convert"]) == batches and all(
+        label.startswith("batch ") and " quarantined), " in label
+        for label in labels["lake_convert"]
+    )
 
     summary = run_summary.collect(platform)
     truth = feed.ground_truth

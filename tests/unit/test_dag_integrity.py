@@ -125,3 +125,25 @@ def test_each_days_first_run_lists_every_key():
     assert listing_settings(settings, {}, midnight.astimezone(berlin)).list_lookback_days is None
     for start in (midnight + timedelta(minutes=15), datetime(2019, 6, 2, tzinfo=berlin), None):
         assert listing_settings(settings, {}, start) is settings
+
+
+def test_mapped_lake_tasks_are_labelled_by_what_they_did(dagbag):
+    """The UI lists a mapped extract or convert instance by its shard or batch and, once it
+    ran, by what it copied or converted, instead of a bare map index."""
+    from pipeline_core.airflow_tasks import MAP_LABEL, convert_label, extract_label
+
+    for dag_id in ("main_dag", "lake_dag"):
+        for task_id in ("lake_extract", "lake_convert"):
+            assert dagbag.dags[dag_id].get_task(task_id).map_index_template == MAP_LABEL
+    assert extract_label(3) == "shard 3"
+    assert (
+        extract_label(3, {"listed": 9000, "new_objects": 1500, "new_bytes": 2_300_000})
+        == "shard 3: 1,500 objects, 2,300,000 bytes"
+    )
+    assert convert_label("b1") == "batch b1"
+    result = {"input_lines": 120_000, "quarantined_lines": 2, "event_dates": []}
+    assert convert_label("b1", result) == "batch b1: 120,000 lines (2 quarantined), no dates"
+    result["event_dates"] = ["2019-06-01"]
+    assert convert_label("b1", result).endswith("(2 quarantined), 2019-06-01")
+    result["event_dates"] = ["2019-06-01", "2019-06-02"]
+    assert convert_label("b1", result).endswith("(2 quarantined), 2019-06-01..2019-06-02")
