@@ -32,6 +32,7 @@ from dwh_pipelines.governance.common import (
     lock,
 )
 from dwh_pipelines.governance.policy import DEFAULT_POLICY, GOVERNANCE_SCHEMA, Policy, load_policy
+from dwh_pipelines.partitions import drop_days_before
 from dwh_pipelines.transfer import relay
 from pipeline_core.audit import audited, ensure_ops_schema
 from pipeline_core.db import connect, execute_sql_file, transaction
@@ -145,11 +146,12 @@ def _cutoff_bound(cutoff: date, type_name: str) -> date | datetime:
 
 def _retention_targets(
     conn: psycopg.Connection, policy: Policy, database: str
-) -> list[tuple[str, str, str, str]]:
-    """(schema, table, column, type) to purge: event_date tables plus the policy's extras."""
+) -> list[tuple[str, str, str, str, bool]]:
+    """(schema, table, column, type, partitioned) to purge: event_date tables plus the
+    policy's extras."""
     extras = policy.retention.extra_tables.get(database, {})
     rows = conn.execute(
-        """SELECT n.nspname, c.relname, a.attname, t.typname
+        """SELECT n.nspname, c.relname, a.attname, t.typname, c.relkind = 'p'
              FROM pg_catalog.pg_attribute a
              JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -162,16 +164,16 @@ def _retention_targets(
         (list(SYSTEM_SCHEMAS) + [OPS_SCHEMA],),
     ).fetchall()
     targets = []
-    for schema, table, column, type_name in rows:
+    for schema, table, column, type_name, partitioned in rows:
         wanted = extras.get(f"{schema}.{table}")
         if (
             wanted is None
             and column == policy.retention.date_column
             and schema != (GOVERNANCE_SCHEMA)
         ):
-            targets.append((schema, table, column, type_name))
+            targets.append((schema, table, column, type_name, partitioned))
         elif wanted == column:
-            targets.append((schema, table, column, type_name))
+            targets.append((schema, table, column, type_name, partitioned))
     return targets
 
 
@@ -181,21 +183,32 @@ def _retention_database(
     counts: dict[str, int] = {}
     with transaction(settings, database) as conn:
         lock(conn, LAYER_LOCKS.get(database, ()))
-        for schema, table, column, type_name in _retention_targets(conn, policy, database):
+        for schema, table, column, type_name, partitioned in _retention_targets(
+            conn, policy, database
+        ):
+            bound = _cutoff_bound(cutoff, type_name)
+            # expired days go whole; the DELETE takes what is left (other tables, a day
+            # straddling the cutoff, a row the day's bounds do not vouch for)
+            parts, dropped = (
+                drop_days_before(conn, schema, table, column, cutoff, bound)
+                if partitioned
+                else (0, 0)
+            )
             cur = conn.execute(
                 sql.SQL("DELETE FROM {} WHERE {} < %s").format(
                     sql.Identifier(schema, table), sql.Identifier(column)
                 ),
-                (_cutoff_bound(cutoff, type_name),),
+                (bound,),
             )
             name = f"{database}.{schema}.{table}"
-            counts[name] = cur.rowcount
+            counts[name] = dropped + cur.rowcount
             log_event(
                 "governance.retention",
                 target=name,
                 column=column,
                 cutoff=cutoff,
-                deleted=cur.rowcount,
+                deleted=counts[name],
+                partitions_dropped=parts,
             )
     return counts
 
@@ -345,8 +358,9 @@ def apply_retention(
     Targets: lake landing objects (by manifest), quarantine files of fully expired batches,
     Parquet partitions ``parquet/<dataset>/event_date=<d>/``, and in every warehouse database
     each table with the policy's date column (``event_date``) plus the policy's point-level
-    extras. The manifest rows stay (keys and sizes only), so expired objects are not
-    extracted again. Database targets are row counts, lake targets object counts.
+    extras: a partitioned table's expired days are dropped whole, the rest deleted. The
+    manifest rows stay (keys and sizes only), so expired objects are not extracted again.
+    Database targets are row counts, lake targets object counts.
     """
     if days < 0:
         raise GovernanceError("retention days must be >= 0")

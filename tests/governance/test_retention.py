@@ -56,6 +56,19 @@ def _count(settings, database: str, table: str, column: str, op: str) -> int:
         ).fetchone()[0]
 
 
+#: the published day partitions of the old day, in every layer's partitions schema
+OLD_DAY_PARTITIONS = (
+    "SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname LIKE '%\\_partitions' AND c.relname LIKE '%\\_20190601%' ORDER BY 1"
+)
+PARTITIONED_DATABASES = ("raw_db", "staging_db", "semantic_db")
+
+
+def _old_day_partitions(settings) -> list[str]:
+    return [r[0] for db in PARTITIONED_DATABASES for r in rows(settings, db, OLD_DAY_PARTITIONS)]
+
+
 @pytest.fixture(scope="module")
 def aged(governed):
     """Row counts before and after the cutoff, taken just before retention runs."""
@@ -72,8 +85,19 @@ def test_retention_deletes_old_events_everywhere(aged, caplog):
     landing_before = set(_lake_keys(stack, "landing/"))
     assert any("event_date=2019-06-01/" in k for k in parquet_before)
 
+    old_partitions = _old_day_partitions(stack)
+    assert {
+        "raw_partitions.vehicle_events_20190601",
+        "prod_partitions.stg_vehicle_events_20190601",
+        "prod_partitions.int_vehicle_updates_20190601",
+        "prod_partitions.fact_vehicle_location_20190601",
+    } <= set(old_partitions), old_partitions
+
     with caplog.at_level(logging.INFO, logger="fleet"):
         counts = apply_retention(stack, 1, today=date(2019, 6, 3))
+
+    # the expired day's partitions are dropped whole (with their parts), not emptied
+    assert _old_day_partitions(stack) == []
 
     for db, table, column in EVENT_TABLES:
         assert _count(stack, db, table, column, "<") == 0, table
@@ -111,6 +135,9 @@ def test_retention_deletes_old_events_everywhere(aged, caplog):
     events = [json.loads(r.getMessage()) for r in caplog.records if r.name == "fleet"]
     logged = [e for e in events if e["event"] == "governance.retention"]
     assert {e["target"] for e in logged} == set(counts)
+    dropped = {e["target"]: e.get("partitions_dropped") for e in logged}
+    assert dropped["raw_db.raw.vehicle_events"] == 1
+    assert dropped["semantic_db.prod.fact_vehicle_location"] == 1  # by location_at, verified
     audit = rows(
         stack,
         "dwh_db",
