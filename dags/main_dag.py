@@ -7,7 +7,7 @@ tasks let Celery workers share a day's objects.
 Each step is also its own single-layer DAG and CLI; logic lives in ``data_lake`` and
 ``dwh_pipelines``. Every run rebuilds the event dates that received new data; the
 ``rebuild_dates`` param adds dates (backfill); ``list_every_key`` lists the whole source
-bucket once, for deliveries later than ``FLEET_LIST_LOOKBACK_DAYS`` (the run of each day's
+bucket once, for deliveries later than ``FLEET_LIST_LOOKBACK_HOURS`` (the run of each day's
 first interval, from 00:00 UTC, does so by itself).
 """
 

@@ -5,8 +5,8 @@ that pair is not in it. New objects are stored unchanged, many to a landing bund
 the manifest says which bundle and byte range (of its uncompressed bytes) hold each one.
 A bundle is zstd-compressed: JSON lines shrink about twelve times, and the object store
 then writes, and convert reads, a twelfth of the bytes. The source is not listed whole on
-every run: the feed names objects by date, so a run lists from the newest landed
-object's date less ``FLEET_LIST_LOOKBACK_DAYS`` (``listing_start``).
+every run: the feed names objects by date and hour, so a run lists from the newest landed
+object's hour less ``FLEET_LIST_LOOKBACK_HOURS`` on (``listing_plan``).
 """
 
 from __future__ import annotations
@@ -89,34 +89,59 @@ def list_source(s3, bucket: str, prefix: str, start_after: str | None = None) ->
     return objects
 
 
-#: the feed's object names start with the object's date (``2019-06-01-15-17-4-events.json``)
-_KEY_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: the feed names an object by its date and hour first (``2019-06-01-15-17-4-events.json``:
+#: the date zero-padded, the hour not)
+_KEY_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})(?:-(\d{1,2})-)?")
 
 
-def listing_start(
-    newest_key: str | None, prefix: str, lookback_days: int | None, today: date
-) -> str | None:
-    """Where extract's listing starts (S3 ``StartAfter``), or None to list every key.
+@dataclass(frozen=True)
+class Listing:
+    """The S3 listings, as (Prefix, StartAfter), that together return every key a run looks
+    at; ``start`` names where they begin, for the audit (None: every key)."""
 
-    The feed names each object by its date, zero-padded, so keys sort by date: a key
-    before the newest landed object's date less ``lookback_days`` can only be a delivery
-    later than that, which a run with the ``list_every_key`` param (or with
-    ``FLEET_LIST_LOOKBACK_DAYS=all``) picks up. Without a landed key named that way, every
-    key is listed. A date after tomorrow (``today`` in UTC, plus a day for local names) is
-    a misnamed object, not the feed's progress: it must not hide the real keys, so
-    tomorrow is used instead.
+    requests: tuple[tuple[str, str | None], ...]
+    start: str | None
+
+
+def listing_plan(
+    newest_key: str | None, prefix: str, lookback_hours: int | None, today: date
+) -> Listing:
+    """What extract lists: the keys named from the newest landed object's hour less
+    ``lookback_hours`` on, so a 15-minute run lists a few hours of keys, not the day's.
+
+    Dates are zero-padded, so the later dates are one listing (``StartAfter`` the next
+    date); hours are not (``-9-`` sorts after ``-10-``), so each hour of the newest date is
+    its own listing, by ``Prefix`` (a zero-padded hour is listed too). A key named before
+    the window is a late delivery, which a run with the ``list_every_key`` param (main_dag's
+    run of each day's first interval is one) or ``FLEET_LIST_LOOKBACK_HOURS=all`` picks up.
+    Without a landed key named by date, every key is listed. A name without an hour, or a
+    date after tomorrow (``today`` in UTC, plus a day for local names: a misnamed object,
+    which must not hide the feed's real keys), is listed by whole dates from the day before.
     """
-    if lookback_days is None or newest_key is None or not newest_key.startswith(prefix):
-        return None
-    found = _KEY_DATE.match(newest_key, len(prefix))
+    every_key = Listing(((prefix, None),), None)
+    if lookback_hours is None or newest_key is None or not newest_key.startswith(prefix):
+        return every_key
+    found = _KEY_TIME.match(newest_key, len(prefix))
     if found is None:
-        return None
+        return every_key
     try:
-        day = date.fromisoformat(found.group())
+        day = date.fromisoformat(found.group(1))
     except ValueError:  # shaped like a date, but not one (2019-13-45)
-        return None
-    day = min(day, today + timedelta(days=1))
-    return prefix + (day - timedelta(days=lookback_days)).isoformat()
+        return every_key
+    tomorrow = today + timedelta(days=1)
+    if found.group(2) is None or int(found.group(2)) > 23 or day > tomorrow:
+        first = min(day, tomorrow) - timedelta(days=-(-lookback_hours // 24))  # whole days
+        start = prefix + first.isoformat()
+        return Listing(((prefix, start),), start)
+    at = datetime(day.year, day.month, day.day, int(found.group(2)))
+    at -= timedelta(hours=lookback_hours)
+    requests: list[tuple[str, str | None]] = []
+    while at.date() <= day:
+        for hour in dict.fromkeys((str(at.hour), f"{at.hour:02d}")):
+            requests.append((f"{prefix}{at.date().isoformat()}-{hour}-", None))
+        at += timedelta(hours=1)
+    requests.append((prefix, prefix + (day + timedelta(days=1)).isoformat()))
+    return Listing(tuple(requests), requests[0][0])
 
 
 def _newest_landed_key(conn, prefix: str) -> str | None:
@@ -130,12 +155,17 @@ def _newest_landed_key(conn, prefix: str) -> str | None:
 
 def list_recent_source(settings: Settings, s3) -> tuple[str | None, list[SourceObject]]:
     """The source objects a run looks at for new ones (extract's plan, the freshness
-    check): those after ``listing_start``; returns (where the listing started, them)."""
+    check): those ``listing_plan`` lists; returns (where the listing started, them)."""
     with connect(settings, OPS_DATABASE) as conn:
         newest = _newest_landed_key(conn, settings.source_prefix)
     today = datetime.now(UTC).date()
-    start = listing_start(newest, settings.source_prefix, settings.list_lookback_days, today)
-    return start, list_source(s3, settings.source_bucket, settings.source_prefix, start)
+    plan = listing_plan(newest, settings.source_prefix, settings.list_lookback_hours, today)
+    listed = [
+        obj
+        for prefix, after in plan.requests
+        for obj in list_source(s3, settings.source_bucket, prefix, after)
+    ]
+    return plan.start, listed
 
 
 def _copy_listing(conn, listed: list[SourceObject]) -> None:

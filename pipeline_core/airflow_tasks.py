@@ -78,8 +78,8 @@ LIST_EVERY_KEY = {
         False,
         type="boolean",
         description=(
-            "List every source key this run, not only those from the newest landed date less"
-            " FLEET_LIST_LOOKBACK_DAYS: picks up deliveries later than that"
+            "List every source key this run, not only those from the newest landed object's"
+            " hour less FLEET_LIST_LOOKBACK_HOURS: picks up deliveries later than that"
         ),
     )
 }
@@ -93,7 +93,7 @@ def listing_settings(
     the lookback is picked up within a day without anyone asking."""
     first_of_day = interval_start is not None and interval_start.astimezone(UTC).time() == time(0)
     if params.get("list_every_key") or first_of_day:
-        return dataclasses.replace(settings, list_lookback_days=None)
+        return dataclasses.replace(settings, list_lookback_hours=None)
     return settings
 
 

@@ -117,16 +117,18 @@ class Settings:
     map_objects: int = 10_000
     #: database sessions a layer runs its heaviest statements in at once (one core each)
     db_sessions: int = 2
-    #: days before the newest landed object's date that extract lists from (None: every
-    #: key); the feed names objects by date, so older keys are not listed again each run
-    list_lookback_days: int | None = 1
+    #: hours before the newest landed object's hour that extract lists from (None: every
+    #: key); the feed names objects by date and hour, so older keys are not listed again
+    #: each run (main_dag's first run of a day lists every key)
+    list_lookback_hours: int | None = 3
 
     def __post_init__(self) -> None:
         if self.db_sessions < 1:
             raise ValueError(f"FLEET_DB_SESSIONS must be 1 or more, not {self.db_sessions}")
-        if self.list_lookback_days is not None and self.list_lookback_days < 0:
+        if self.list_lookback_hours is not None and self.list_lookback_hours < 0:
             raise ValueError(
-                f"FLEET_LIST_LOOKBACK_DAYS must be 0 or more, or all, not {self.list_lookback_days}"
+                "FLEET_LIST_LOOKBACK_HOURS must be 0 or more, or all,"
+                f" not {self.list_lookback_hours}"
             )
 
     @property
@@ -213,10 +215,10 @@ def load_settings(connection_lookup: Callable[[str], dict | None] | None = None)
         landing_bundle_objects=_env_int("FLEET_LANDING_BUNDLE_OBJECTS", 2000),
         map_objects=_env_int("FLEET_MAP_OBJECTS", 10_000),
         db_sessions=_env_int("FLEET_DB_SESSIONS", 2),
-        list_lookback_days=(
+        list_lookback_hours=(
             None
-            if os.environ.get("FLEET_LIST_LOOKBACK_DAYS", "").strip().lower() == "all"
-            else _env_int("FLEET_LIST_LOOKBACK_DAYS", 1)
+            if os.environ.get("FLEET_LIST_LOOKBACK_HOURS", "").strip().lower() == "all"
+            else _env_int("FLEET_LIST_LOOKBACK_HOURS", 3)
         ),
     )
 

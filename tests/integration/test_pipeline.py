@@ -98,9 +98,10 @@ def test_manifest_from_before_landing_bundles_is_upgraded(platform, feed):
     assert lengths[0][0] == len(rows) == feed.stats["objects"]
 
 
-def test_extract_lists_the_source_from_the_newest_landed_date(platform):
-    """A run lists the keys from the newest landed object's date less the lookback (a day),
-    not the whole bucket: a delivery later than that waits for a run listing every key."""
+def test_extract_lists_the_source_from_the_newest_landed_hour(platform):
+    """A run lists the keys from the newest landed object's hour less the lookback (three
+    hours) on, not the whole bucket nor the whole day: a delivery named before that waits
+    for a run listing every key."""
     import dataclasses
 
     from data_lake.extract import extract, plan_extract
@@ -117,16 +118,22 @@ def test_extract_lists_the_source_from_the_newest_landed_date(platform):
 
     put("2019-06-01-10-0-0-events.json", "2019-06-02-10-0-0-events.json")
     assert extract(platform, "first").new_objects == 2
-    put("2019-05-20-10-0-0-events.json", "2019-06-02-11-0-0-events.json")
+    put(
+        "2019-05-20-10-0-0-events.json",  # weeks late
+        "2019-06-02-5-0-0-events.json",  # five hours before the newest
+        "2019-06-02-8-0-0-events.json",  # two hours before it: in the window
+        "2019-06-02-11-0-0-events.json",
+        "2019-06-03-0-0-1-events.json",
+    )
 
     plan = plan_extract(platform, "second")
-    assert (plan.listed, plan.new_objects) == (3, 1)  # from 2019-06-01 on: not 05-20
-    every_key = dataclasses.replace(platform, list_lookback_days=None)
+    assert (plan.listed, plan.new_objects) == (4, 3)  # from 2019-06-02 07:00 on
+    every_key = dataclasses.replace(platform, list_lookback_hours=None)
     plan = plan_extract(every_key, "second")
-    assert (plan.listed, plan.new_objects) == (4, 2)
+    assert (plan.listed, plan.new_objects) == (7, 5)
     assert query(
         platform,
         "dwh_db",
         "SELECT details->>'listed_after' FROM ops.task_runs"
         " WHERE stage = 'lake.extract_plan' ORDER BY id",
-    ) == [(None,), ("data/2019-06-01",), (None,)]
+    ) == [(None,), ("data/2019-06-02-7-",), (None,)]

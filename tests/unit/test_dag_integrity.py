@@ -98,7 +98,7 @@ def test_backfill_rebuilds_each_covered_date_once():
 
 def test_extracting_dags_can_list_every_key_once(dagbag):
     """main_dag and lake_dag offer ``list_every_key`` (off): a run from the UI picks up
-    deliveries later than FLEET_LIST_LOOKBACK_DAYS at once; the other layers' DAGs do not."""
+    deliveries later than FLEET_LIST_LOOKBACK_HOURS at once; the other layers' DAGs do not."""
     from pipeline_core.airflow_tasks import listing_settings
     from pipeline_core.settings import load_settings
 
@@ -107,7 +107,7 @@ def test_extracting_dags_can_list_every_key_once(dagbag):
     assert "list_every_key" not in dagbag.dags["raw_dag"].params
     settings = load_settings()
     assert listing_settings(settings, {"list_every_key": False}) is settings
-    assert listing_settings(settings, {"list_every_key": True}).list_lookback_days is None
+    assert listing_settings(settings, {"list_every_key": True}).list_lookback_hours is None
 
 
 def test_each_days_first_run_lists_every_key():
@@ -120,9 +120,9 @@ def test_each_days_first_run_lists_every_key():
 
     settings = load_settings()
     midnight = datetime(2019, 6, 2, tzinfo=UTC)
-    assert listing_settings(settings, {}, midnight).list_lookback_days is None
+    assert listing_settings(settings, {}, midnight).list_lookback_hours is None
     berlin = timezone(timedelta(hours=2))
-    assert listing_settings(settings, {}, midnight.astimezone(berlin)).list_lookback_days is None
+    assert listing_settings(settings, {}, midnight.astimezone(berlin)).list_lookback_hours is None
     for start in (midnight + timedelta(minutes=15), datetime(2019, 6, 2, tzinfo=berlin), None):
         assert listing_settings(settings, {}, start) is settings
 

@@ -22,24 +22,24 @@ def test_map_parallelism_refuses_what_cannot_run(monkeypatch, value, message):
         map_parallelism()
 
 
-def test_list_lookback_defaults_to_a_day_and_all_means_every_key(monkeypatch):
+def test_list_lookback_defaults_to_three_hours_and_all_means_every_key(monkeypatch):
     from pipeline_core.settings import load_settings
 
-    monkeypatch.delenv("FLEET_LIST_LOOKBACK_DAYS", raising=False)
-    assert load_settings().list_lookback_days == 1
-    monkeypatch.setenv("FLEET_LIST_LOOKBACK_DAYS", "3")
-    assert load_settings().list_lookback_days == 3
-    monkeypatch.setenv("FLEET_LIST_LOOKBACK_DAYS", "all")
-    assert load_settings().list_lookback_days is None
+    monkeypatch.delenv("FLEET_LIST_LOOKBACK_HOURS", raising=False)
+    assert load_settings().list_lookback_hours == 3
+    monkeypatch.setenv("FLEET_LIST_LOOKBACK_HOURS", "24")
+    assert load_settings().list_lookback_hours == 24
+    monkeypatch.setenv("FLEET_LIST_LOOKBACK_HOURS", "all")
+    assert load_settings().list_lookback_hours is None
 
 
 @pytest.mark.parametrize(
     "value, message",
-    [("-1", "FLEET_LIST_LOOKBACK_DAYS must be 0 or more, or all"), ("a day", "not an integer")],
+    [("-1", "FLEET_LIST_LOOKBACK_HOURS must be 0 or more, or all"), ("a day", "not an integer")],
 )
 def test_list_lookback_refuses_what_cannot_be_a_listing(monkeypatch, value, message):
     from pipeline_core.settings import load_settings
 
-    monkeypatch.setenv("FLEET_LIST_LOOKBACK_DAYS", value)
+    monkeypatch.setenv("FLEET_LIST_LOOKBACK_HOURS", value)
     with pytest.raises(ValueError, match=message):
         load_settings()
