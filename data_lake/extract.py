@@ -145,12 +145,25 @@ def listing_plan(
 
 
 def _newest_landed_key(conn, prefix: str) -> str | None:
+    """The landed key named latest: of the last date in key order (dates are zero-padded),
+    a key of the greatest hour (hours are not: key order puts ``-9-`` after ``-23-``)."""
     row = conn.execute(
         "SELECT source_key FROM ops.lake_objects WHERE starts_with(source_key, %s)"
         " ORDER BY source_key DESC LIMIT 1",
         (prefix,),
     ).fetchone()
-    return row[0] if row else None
+    if row is None:
+        return None
+    found = _KEY_TIME.match(row[0], len(prefix))
+    if found is None or found.group(2) is None:
+        return row[0]
+    day = f"{prefix}{found.group(1)}-"
+    return conn.execute(
+        "SELECT source_key FROM ops.lake_objects WHERE starts_with(source_key, %s)"
+        " ORDER BY substring(substr(source_key, %s) FROM '^([0-9]{1,2})-')::integer"
+        " DESC NULLS LAST, source_key DESC LIMIT 1",
+        (day, len(day) + 1),
+    ).fetchone()[0]
 
 
 def list_recent_source(settings: Settings, s3) -> tuple[str | None, list[SourceObject]]:

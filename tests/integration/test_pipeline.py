@@ -116,24 +116,26 @@ def test_extract_lists_the_source_from_the_newest_landed_hour(platform):
                 Body=b'{"event": "update"}\n',
             )
 
-    put("2019-06-01-10-0-0-events.json", "2019-06-02-10-0-0-events.json")
-    assert extract(platform, "first").new_objects == 2
+    # the newest is 12:00, though key order puts 9:30 last (the feed's hours are not padded)
+    put("2019-06-01-10-0-0-events.json", "2019-06-02-9-30-0-events.json")
+    put("2019-06-02-12-0-0-events.json")
+    assert extract(platform, "first").new_objects == 3
     put(
         "2019-05-20-10-0-0-events.json",  # weeks late
-        "2019-06-02-5-0-0-events.json",  # five hours before the newest
-        "2019-06-02-8-0-0-events.json",  # two hours before it: in the window
-        "2019-06-02-11-0-0-events.json",
+        "2019-06-02-7-0-0-events.json",  # five hours before the newest
+        "2019-06-02-10-0-0-events.json",  # two hours before it: in the window
+        "2019-06-02-13-0-0-events.json",
         "2019-06-03-0-0-1-events.json",
     )
 
     plan = plan_extract(platform, "second")
-    assert (plan.listed, plan.new_objects) == (4, 3)  # from 2019-06-02 07:00 on
+    assert (plan.listed, plan.new_objects) == (5, 3)  # from 2019-06-02 09:00 on
     every_key = dataclasses.replace(platform, list_lookback_hours=None)
     plan = plan_extract(every_key, "second")
-    assert (plan.listed, plan.new_objects) == (7, 5)
+    assert (plan.listed, plan.new_objects) == (8, 5)
     assert query(
         platform,
         "dwh_db",
         "SELECT details->>'listed_after' FROM ops.task_runs"
         " WHERE stage = 'lake.extract_plan' ORDER BY id",
-    ) == [(None,), ("data/2019-06-02-7-",), (None,)]
+    ) == [(None,), ("data/2019-06-02-9-",), (None,)]
