@@ -111,7 +111,8 @@ def listing_plan(
 
     Dates are zero-padded, so the later dates are one listing (``StartAfter`` the next
     date); hours are not (``-9-`` sorts after ``-10-``), so each hour of the newest date is
-    its own listing, by ``Prefix`` (a zero-padded hour is listed too). A key named before
+    its own listing, by ``Prefix`` (a zero-padded hour is listed too); a lookback of a day
+    or more lists whole dates from the window's first on. A key named before
     the window is a late delivery, which a run with the ``list_every_key`` param (main_dag's
     run of each day's first interval is one) or ``FLEET_LIST_LOOKBACK_HOURS=all`` picks up.
     Without a landed key named by date, every key is listed. A name without an hour, or a
@@ -135,6 +136,9 @@ def listing_plan(
         return Listing(((prefix, start),), start)
     at = datetime(day.year, day.month, day.day, int(found.group(2)))
     at -= timedelta(hours=lookback_hours)
+    if lookback_hours >= 24:  # a day or more: by whole dates, not a listing per hour
+        start = prefix + at.date().isoformat()
+        return Listing(((prefix, start),), start)
     requests: list[tuple[str, str | None]] = []
     while at.date() <= day:
         for hour in dict.fromkeys((str(at.hour), f"{at.hour:02d}")):

@@ -187,8 +187,8 @@ def _retention_database(
             conn, policy, database
         ):
             bound = _cutoff_bound(cutoff, type_name)
-            # expired days go whole; the DELETE takes what is left (other tables, a day
-            # straddling the cutoff, a row the day's bounds do not vouch for)
+            # expired days go whole; the DELETE takes what is left (unpartitioned tables,
+            # a day holding a row its bounds do not vouch for)
             parts, dropped = (
                 drop_days_before(conn, schema, table, column, cutoff, bound)
                 if partitioned

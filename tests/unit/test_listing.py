@@ -44,11 +44,13 @@ def _hours(day: str, *hours: int) -> list[tuple[str, None]]:
         # a name with a date but no hour: whole dates from the day before
         ("data/2019-06-02-events-redelivered.json", 3, [("data/", "data/2019-06-01")]),
         ("data/2019-06-02-24-0-0-events.json", 3, [("data/", "data/2019-06-01")]),
+        # a day or more: whole dates from the window's first (not a listing per hour)
+        ("data/2019-06-02-1-2-3-events.json", 48, [("data/", "data/2019-05-31")]),
+        ("data/2019-06-02-0-2-3-events.json", 24, [("data/", "data/2019-06-01")]),
         (
             "data/2019-06-02-1-2-3-events.json",
-            48,
-            _hours("2019-05-31", *range(1, 24))
-            + _hours("2019-06-01", *range(24))
+            23,
+            _hours("2019-06-01", *range(2, 24))
             + _hours("2019-06-02", *range(24))
             + [("data/", "data/2019-06-03")],
         ),
