@@ -8,7 +8,7 @@ Each step is also its own single-layer DAG and CLI; logic lives in ``data_lake``
 ``dwh_pipelines``. Every run rebuilds the event dates that received new data; the
 ``rebuild_dates`` param adds dates (backfill); ``list_every_key`` lists the whole source
 bucket once, for deliveries later than ``FLEET_LIST_LOOKBACK_HOURS`` (the run of each day's
-first interval, from 00:00 UTC, does so by itself).
+first interval, from 00:00 UTC, lists the last ``FLEET_LIST_SWEEP_DAYS`` dates by itself).
 """
 
 from airflow.sdk import chain, dag

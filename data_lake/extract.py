@@ -112,9 +112,10 @@ def listing_plan(
     Dates are zero-padded, so the later dates are one listing (``StartAfter`` the next
     date); hours are not (``-9-`` sorts after ``-10-``), so each hour of the newest date is
     its own listing, by ``Prefix`` (a zero-padded hour is listed too); a lookback of a day
-    or more lists whole dates from the window's first on. A key named before
-    the window is a late delivery, which a run with the ``list_every_key`` param (main_dag's
-    run of each day's first interval is one) or ``FLEET_LIST_LOOKBACK_HOURS=all`` picks up.
+    or more lists whole dates from the window's first on. A key named before the window
+    is a late delivery, which main_dag's run of each day's first interval (it looks
+    ``FLEET_LIST_SWEEP_DAYS`` back), a run with the ``list_every_key`` param or
+    ``FLEET_LIST_LOOKBACK_HOURS=all`` picks up.
     Without a landed key named by date, every key is listed. A name without an hour, or a
     date after tomorrow (``today`` in UTC, plus a day for local names: a misnamed object,
     which must not hide the feed's real keys), is listed by whole dates from the day before.

@@ -88,12 +88,18 @@ LIST_EVERY_KEY = {
 def listing_settings(
     settings: Settings, params: dict, interval_start: datetime | None = None
 ) -> Settings:
-    """``settings`` for extract's plan: every key is listed if the run asks for it, and by
-    the run of each day's first interval (from 00:00 UTC), so that a delivery later than
-    the lookback is picked up within a day without anyone asking."""
+    """``settings`` for extract's plan: every key is listed if the run asks for it; the run
+    of each day's first interval (from 00:00 UTC) lists the last ``list_sweep_days`` dates
+    (every key if None), so that a delivery later than the lookback is picked up within a
+    day without anyone asking, and the daily sweep does not grow with the bucket."""
     first_of_day = interval_start is not None and interval_start.astimezone(UTC).time() == time(0)
-    if params.get("list_every_key") or first_of_day:
+    if params.get("list_every_key"):
         return dataclasses.replace(settings, list_lookback_hours=None)
+    if first_of_day:
+        days = settings.list_sweep_days
+        return dataclasses.replace(
+            settings, list_lookback_hours=None if days is None else days * 24
+        )
     return settings
 
 

@@ -121,10 +121,18 @@ class Settings:
     #: key); the feed names objects by date and hour, so older keys are not listed again
     #: each run (main_dag's first run of a day lists every key)
     list_lookback_hours: int | None = 3
+    #: days before the newest landed object's hour that each day's first main_dag run lists
+    #: from, for deliveries later than the lookback (None: every key, a sweep that grows
+    #: with the bucket)
+    list_sweep_days: int | None = 7
 
     def __post_init__(self) -> None:
         if self.db_sessions < 1:
             raise ValueError(f"FLEET_DB_SESSIONS must be 1 or more, not {self.db_sessions}")
+        if self.list_sweep_days is not None and self.list_sweep_days < 1:
+            raise ValueError(
+                f"FLEET_LIST_SWEEP_DAYS must be 1 or more, or all, not {self.list_sweep_days}"
+            )
         if self.list_lookback_hours is not None and self.list_lookback_hours < 0:
             raise ValueError(
                 "FLEET_LIST_LOOKBACK_HOURS must be 0 or more, or all,"
@@ -219,6 +227,11 @@ def load_settings(connection_lookup: Callable[[str], dict | None] | None = None)
             None
             if os.environ.get("FLEET_LIST_LOOKBACK_HOURS", "").strip().lower() == "all"
             else _env_int("FLEET_LIST_LOOKBACK_HOURS", 3)
+        ),
+        list_sweep_days=(
+            None
+            if os.environ.get("FLEET_LIST_SWEEP_DAYS", "").strip().lower() == "all"
+            else _env_int("FLEET_LIST_SWEEP_DAYS", 7)
         ),
     )
 

@@ -110,19 +110,27 @@ def test_extracting_dags_can_list_every_key_once(dagbag):
     assert listing_settings(settings, {"list_every_key": True}).list_lookback_hours is None
 
 
-def test_each_days_first_run_lists_every_key():
-    """The run of the interval from 00:00 UTC lists the whole source, so a late delivery is
-    picked up within a day; the day's other runs list from the lookback."""
+def test_each_days_first_run_sweeps_the_last_days():
+    """The run of the interval from 00:00 UTC lists the last FLEET_LIST_SWEEP_DAYS dates (7;
+    all: every key), so a late delivery is picked up within a day and the sweep does not
+    grow with the bucket; the day's other runs list from the lookback."""
+    import dataclasses
     from datetime import UTC, datetime, timedelta, timezone
 
     from pipeline_core.airflow_tasks import listing_settings
     from pipeline_core.settings import load_settings
 
     settings = load_settings()
+    assert settings.list_sweep_days == 7
     midnight = datetime(2019, 6, 2, tzinfo=UTC)
-    assert listing_settings(settings, {}, midnight).list_lookback_hours is None
+    assert listing_settings(settings, {}, midnight).list_lookback_hours == 7 * 24
     berlin = timezone(timedelta(hours=2))
-    assert listing_settings(settings, {}, midnight.astimezone(berlin)).list_lookback_hours is None
+    assert listing_settings(settings, {}, midnight.astimezone(berlin)).list_lookback_hours == 168
+    every_day = dataclasses.replace(settings, list_sweep_days=None)
+    assert listing_settings(every_day, {}, midnight).list_lookback_hours is None
+    assert (
+        listing_settings(settings, {"list_every_key": True}, midnight).list_lookback_hours is None
+    )
     for start in (midnight + timedelta(minutes=15), datetime(2019, 6, 2, tzinfo=berlin), None):
         assert listing_settings(settings, {}, start) is settings
 

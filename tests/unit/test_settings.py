@@ -43,3 +43,17 @@ def test_list_lookback_refuses_what_cannot_be_a_listing(monkeypatch, value, mess
     monkeypatch.setenv("FLEET_LIST_LOOKBACK_HOURS", value)
     with pytest.raises(ValueError, match=message):
         load_settings()
+
+
+def test_list_sweep_defaults_to_a_week_and_all_means_every_key(monkeypatch):
+    from pipeline_core.settings import load_settings
+
+    monkeypatch.delenv("FLEET_LIST_SWEEP_DAYS", raising=False)
+    assert load_settings().list_sweep_days == 7
+    monkeypatch.setenv("FLEET_LIST_SWEEP_DAYS", "2")
+    assert load_settings().list_sweep_days == 2
+    monkeypatch.setenv("FLEET_LIST_SWEEP_DAYS", "all")
+    assert load_settings().list_sweep_days is None
+    monkeypatch.setenv("FLEET_LIST_SWEEP_DAYS", "0")
+    with pytest.raises(ValueError, match="FLEET_LIST_SWEEP_DAYS must be 1 or more, or all"):
+        load_settings()
