@@ -95,11 +95,10 @@ def listing_settings(
     first_of_day = interval_start is not None and interval_start.astimezone(UTC).time() == time(0)
     if params.get("list_every_key"):
         return dataclasses.replace(settings, list_lookback_hours=None)
-    if first_of_day:
-        days = settings.list_sweep_days
-        return dataclasses.replace(
-            settings, list_lookback_hours=None if days is None else days * 24
-        )
+    if first_of_day and settings.list_lookback_hours is not None:
+        days, hours = settings.list_sweep_days, settings.list_lookback_hours
+        sweep = None if days is None else max(days * 24, hours)  # never less than the lookback
+        return dataclasses.replace(settings, list_lookback_hours=sweep)
     return settings
 
 

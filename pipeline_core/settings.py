@@ -119,7 +119,7 @@ class Settings:
     db_sessions: int = 2
     #: hours before the newest landed object's hour that extract lists from (None: every
     #: key); the feed names objects by date and hour, so older keys are not listed again
-    #: each run (main_dag's first run of a day lists every key)
+    #: each run (main_dag's first run of a day looks ``list_sweep_days`` back)
     list_lookback_hours: int | None = 3
     #: days before the newest landed object's hour that each day's first main_dag run lists
     #: from, for deliveries later than the lookback (None: every key, a sweep that grows

@@ -128,6 +128,11 @@ def test_each_days_first_run_sweeps_the_last_days():
     assert listing_settings(settings, {}, midnight.astimezone(berlin)).list_lookback_hours == 168
     every_day = dataclasses.replace(settings, list_sweep_days=None)
     assert listing_settings(every_day, {}, midnight).list_lookback_hours is None
+    # the sweep never lists less than the other runs do
+    always_all = dataclasses.replace(settings, list_lookback_hours=None)
+    assert listing_settings(always_all, {}, midnight) is always_all
+    long_lookback = dataclasses.replace(settings, list_lookback_hours=240)
+    assert listing_settings(long_lookback, {}, midnight).list_lookback_hours == 240
     assert (
         listing_settings(settings, {"list_every_key": True}, midnight).list_lookback_hours is None
     )
