@@ -22,38 +22,38 @@ def test_map_parallelism_refuses_what_cannot_run(monkeypatch, value, message):
         map_parallelism()
 
 
-def test_list_lookback_defaults_to_three_hours_and_all_means_every_key(monkeypatch):
+@pytest.mark.parametrize(
+    "variable, field, default, example",
+    [
+        ("FLEET_LIST_LOOKBACK_HOURS", "list_lookback_hours", 3, 24),
+        ("FLEET_LIST_SWEEP_DAYS", "list_sweep_days", 7, 2),
+    ],
+)
+def test_list_windows_have_defaults_and_all_means_every_key(
+    monkeypatch, variable, field, default, example
+):
+    """How far back extract lists: every run (hours) and each day's first run (days)."""
     from pipeline_core.settings import load_settings
 
-    monkeypatch.delenv("FLEET_LIST_LOOKBACK_HOURS", raising=False)
-    assert load_settings().list_lookback_hours == 3
-    monkeypatch.setenv("FLEET_LIST_LOOKBACK_HOURS", "24")
-    assert load_settings().list_lookback_hours == 24
-    monkeypatch.setenv("FLEET_LIST_LOOKBACK_HOURS", "all")
-    assert load_settings().list_lookback_hours is None
+    monkeypatch.delenv(variable, raising=False)
+    assert getattr(load_settings(), field) == default
+    monkeypatch.setenv(variable, str(example))
+    assert getattr(load_settings(), field) == example
+    monkeypatch.setenv(variable, "all")
+    assert getattr(load_settings(), field) is None
 
 
 @pytest.mark.parametrize(
-    "value, message",
-    [("-1", "FLEET_LIST_LOOKBACK_HOURS must be 0 or more, or all"), ("a day", "not an integer")],
+    "variable, value, message",
+    [
+        ("FLEET_LIST_LOOKBACK_HOURS", "-1", "FLEET_LIST_LOOKBACK_HOURS must be 0 or more, or all"),
+        ("FLEET_LIST_LOOKBACK_HOURS", "a day", "not an integer"),
+        ("FLEET_LIST_SWEEP_DAYS", "0", "FLEET_LIST_SWEEP_DAYS must be 1 or more, or all"),
+    ],
 )
-def test_list_lookback_refuses_what_cannot_be_a_listing(monkeypatch, value, message):
+def test_list_windows_refuse_what_cannot_be_a_listing(monkeypatch, variable, value, message):
     from pipeline_core.settings import load_settings
 
-    monkeypatch.setenv("FLEET_LIST_LOOKBACK_HOURS", value)
+    monkeypatch.setenv(variable, value)
     with pytest.raises(ValueError, match=message):
-        load_settings()
-
-
-def test_list_sweep_defaults_to_a_week_and_all_means_every_key(monkeypatch):
-    from pipeline_core.settings import load_settings
-
-    monkeypatch.delenv("FLEET_LIST_SWEEP_DAYS", raising=False)
-    assert load_settings().list_sweep_days == 7
-    monkeypatch.setenv("FLEET_LIST_SWEEP_DAYS", "2")
-    assert load_settings().list_sweep_days == 2
-    monkeypatch.setenv("FLEET_LIST_SWEEP_DAYS", "all")
-    assert load_settings().list_sweep_days is None
-    monkeypatch.setenv("FLEET_LIST_SWEEP_DAYS", "0")
-    with pytest.raises(ValueError, match="FLEET_LIST_SWEEP_DAYS must be 1 or more, or all"):
         load_settings()
