@@ -120,6 +120,11 @@ def listing_plan(
     date after tomorrow (``today`` in UTC, plus a day for local names: a misnamed object,
     which must not hide the feed's real keys), is listed by whole dates from the day before.
     """
+
+    def from_date(first: date) -> Listing:  # whole dates, in one listing
+        start = prefix + first.isoformat()
+        return Listing(((prefix, start),), start)
+
     every_key = Listing(((prefix, None),), None)
     if lookback_hours is None or newest_key is None or not newest_key.startswith(prefix):
         return every_key
@@ -132,14 +137,11 @@ def listing_plan(
         return every_key
     tomorrow = today + timedelta(days=1)
     if found.group(2) is None or int(found.group(2)) > 23 or day > tomorrow:
-        first = min(day, tomorrow) - timedelta(days=-(-lookback_hours // 24))  # whole days
-        start = prefix + first.isoformat()
-        return Listing(((prefix, start),), start)
+        return from_date(min(day, tomorrow) - timedelta(days=-(-lookback_hours // 24)))
     at = datetime(day.year, day.month, day.day, int(found.group(2)))
     at -= timedelta(hours=lookback_hours)
     if lookback_hours >= 24:  # a day or more: by whole dates, not a listing per hour
-        start = prefix + at.date().isoformat()
-        return Listing(((prefix, start),), start)
+        return from_date(at.date())
     requests: list[tuple[str, str | None]] = []
     while at.date() <= day:
         for hour in dict.fromkeys((str(at.hour), f"{at.hour:02d}")):

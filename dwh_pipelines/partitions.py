@@ -277,15 +277,21 @@ def _ensure_partition_schema(conn: psycopg.Connection, schema: str) -> sql.Ident
 
 
 def partition_days(conn: psycopg.Connection, schema: str, table: str) -> list[date]:
-    """The days that have a partition of ``schema.<table>`` (named by this module)."""
+    """The days that have a partition of ``schema.<table>`` named by this module (in
+    ``<schema>_partitions``, as ``<table>_<yyyymmdd>``)."""
     prefix = f"{table}_"
     names = conn.execute(
         "SELECT c.relname FROM pg_catalog.pg_inherits i"
         " JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid"
-        " WHERE i.inhparent = %s::regclass ORDER BY 1",
-        (f"{schema}.{table}",),
+        " WHERE i.inhparent = %s::regclass AND c.relnamespace = to_regnamespace(%s)"
+        " ORDER BY 1",
+        (f"{schema}.{table}", partition_schema(schema)),
     ).fetchall()
-    return [datetime.strptime(n.removeprefix(prefix), "%Y%m%d").date() for (n,) in names]
+    return [
+        datetime.strptime(n.removeprefix(prefix), "%Y%m%d").date()
+        for (n,) in names
+        if n.startswith(prefix) and len(n) == len(prefix) + 8 and n[len(prefix) :].isdigit()
+    ]
 
 
 def day_key(day: date) -> int:
@@ -636,23 +642,8 @@ def drop_days_before(
     a row that ``column`` does not place before ``bound`` (NULL, or a column other than
     the partition key that disagrees with it) is left for the DELETE. Days published as
     parts go with their parts."""
-    prefix = f"{table}_"
-    names = conn.execute(
-        "SELECT c.relname FROM pg_catalog.pg_inherits i"
-        " JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid"
-        " WHERE i.inhparent = %s::regclass AND c.relnamespace = to_regnamespace(%s)"
-        " ORDER BY 1",
-        (sql.Identifier(schema, table).as_string(conn), partition_schema(schema)),
-    ).fetchall()
-    days = [
-        datetime.strptime(n.removeprefix(prefix), "%Y%m%d").date()
-        for (n,) in names
-        if n.startswith(prefix) and len(n) == len(prefix) + 8 and n[len(prefix) :].isdigit()
-    ]
     parts = rows = 0
-    for day in days:
-        if day >= cutoff:
-            continue
+    for day in (d for d in partition_days(conn, schema, table) if d < cutoff):
         part = partition_ident(schema, table, day)
         n, kept = conn.execute(
             sql.SQL(

@@ -39,6 +39,13 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"environment variable {name}={raw!r} is not an integer") from exc
 
 
+def _env_int_or_all(name: str, default: int) -> int | None:
+    """An integer setting where ``all`` means no limit (None)."""
+    if os.environ.get(name, "").strip().lower() == "all":
+        return None
+    return _env_int(name, default)
+
+
 def map_parallelism() -> int:
     """FLEET_MAP_PARALLELISM: mapped lake task instances (extract shards, convert batches) one
     run executes at once. Read on its own: Airflow needs it when it parses the DAG files."""
@@ -223,16 +230,8 @@ def load_settings(connection_lookup: Callable[[str], dict | None] | None = None)
         landing_bundle_objects=_env_int("FLEET_LANDING_BUNDLE_OBJECTS", 2000),
         map_objects=_env_int("FLEET_MAP_OBJECTS", 10_000),
         db_sessions=_env_int("FLEET_DB_SESSIONS", 2),
-        list_lookback_hours=(
-            None
-            if os.environ.get("FLEET_LIST_LOOKBACK_HOURS", "").strip().lower() == "all"
-            else _env_int("FLEET_LIST_LOOKBACK_HOURS", 3)
-        ),
-        list_sweep_days=(
-            None
-            if os.environ.get("FLEET_LIST_SWEEP_DAYS", "").strip().lower() == "all"
-            else _env_int("FLEET_LIST_SWEEP_DAYS", 7)
-        ),
+        list_lookback_hours=_env_int_or_all("FLEET_LIST_LOOKBACK_HOURS", 3),
+        list_sweep_days=_env_int_or_all("FLEET_LIST_SWEEP_DAYS", 7),
     )
 
 
