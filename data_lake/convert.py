@@ -337,7 +337,8 @@ def _convert_batch(
             """INSERT INTO ops.layer_partitions (layer, event_date, loaded_at, run_id)
                SELECT 'lake', d, clock_timestamp(), %s FROM unnest(%s::date[]) d
                ON CONFLICT (layer, event_date) DO UPDATE
-                  SET loaded_at = excluded.loaded_at, run_id = excluded.run_id""",
+                  SET loaded_at = excluded.loaded_at, run_id = excluded.run_id,
+                      expired_at = NULL""",
             (run_id, sorted(result.event_dates)),
         )
         conn.commit()

@@ -104,32 +104,39 @@ def record_partitions(settings: Settings, result: LayerResult, run_id: str) -> N
     """Mark the dates as written now, with their accounting (added to for appended dates)."""
     with connect(settings, OPS_DATABASE) as conn:
         with conn.cursor() as cur:
+            # an appended date adds to its accounting, unless retention expired the date
             cur.executemany(
-                """INSERT INTO ops.layer_partitions
+                """INSERT INTO ops.layer_partitions AS p
                        (layer, event_date, loaded_at, run_id, rows_in, rows_out,
                         duplicates_removed, rejected)
-                   VALUES (%s, %s, clock_timestamp(), %s, %s, %s, %s, %s)
+                   VALUES (%(layer)s, %(day)s, clock_timestamp(), %(run_id)s, %(rows_in)s,
+                           %(rows_out)s, %(duplicates_removed)s, %(rejected)s)
                    ON CONFLICT (layer, event_date) DO UPDATE
                       SET loaded_at = excluded.loaded_at, run_id = excluded.run_id,
+                          expired_at = NULL,
                           rows_in = excluded.rows_in
-                                    + CASE WHEN %s THEN ops.layer_partitions.rows_in ELSE 0 END,
+                              + CASE WHEN %(add)s AND p.expired_at IS NULL
+                                     THEN p.rows_in ELSE 0 END,
                           rows_out = excluded.rows_out
-                                     + CASE WHEN %s THEN ops.layer_partitions.rows_out ELSE 0 END,
-                          duplicates_removed = excluded.duplicates_removed + CASE WHEN %s
-                              THEN ops.layer_partitions.duplicates_removed ELSE 0 END,
-                          rejected = excluded.rejected + CASE WHEN %s
-                              THEN ops.layer_partitions.rejected ELSE 0 END""",
+                              + CASE WHEN %(add)s AND p.expired_at IS NULL
+                                     THEN p.rows_out ELSE 0 END,
+                          duplicates_removed = excluded.duplicates_removed
+                              + CASE WHEN %(add)s AND p.expired_at IS NULL
+                                     THEN p.duplicates_removed ELSE 0 END,
+                          rejected = excluded.rejected
+                              + CASE WHEN %(add)s AND p.expired_at IS NULL
+                                     THEN p.rejected ELSE 0 END""",
                 [
-                    (
-                        result.layer,
-                        d,
-                        run_id,
-                        c.rows_in,
-                        c.rows_out,
-                        c.duplicates_removed,
-                        c.rejected,
-                        *[d in result.appended] * 4,
-                    )
+                    {
+                        "layer": result.layer,
+                        "day": d,
+                        "run_id": run_id,
+                        "rows_in": c.rows_in,
+                        "rows_out": c.rows_out,
+                        "duplicates_removed": c.duplicates_removed,
+                        "rejected": c.rejected,
+                        "add": d in result.appended,
+                    }
                     for d, c in result.counts.items()
                 ],
             )

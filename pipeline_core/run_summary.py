@@ -13,21 +13,21 @@ SQL_DIR = Path(__file__).parent / "sql"
 
 
 def collect(settings: Settings, *, since: datetime | None = None) -> dict:
-    """Totals over everything ingested so far; ``source.new_objects`` counts since ``since``."""
+    """Totals: ``source`` over everything ingested so far (``new_objects`` since ``since``),
+    ``lake`` and ``layers`` over what is held (less what retention expired)."""
     with connect(settings, OPS_DATABASE) as conn:
         objects, new_objects = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE extracted_at >= %s) FROM ops.lake_objects",
             (since or datetime.min,),
         ).fetchone()
-        lines, rows, quarantined = conn.execute(
-            """SELECT coalesce(sum(input_lines), 0), coalesce(sum(parquet_rows), 0),
-                      coalesce(sum(quarantined_lines), 0)
-                 FROM ops.lake_batches WHERE converted_at IS NOT NULL"""
-        ).fetchone()
+        lines, rows, quarantined = conn.execute("""SELECT coalesce(sum(input_lines), 0),
+                      coalesce(sum(parquet_rows) FILTER (WHERE expired_at IS NULL), 0),
+                      coalesce(sum(quarantined_lines) FILTER (WHERE expired_at IS NULL), 0)
+                 FROM ops.lake_batches WHERE converted_at IS NOT NULL""").fetchone()
         dates, drift = conn.execute(
             """SELECT (SELECT coalesce(array_agg(DISTINCT d ORDER BY d), '{}')
                          FROM ops.lake_batches, unnest(event_dates) d
-                        WHERE converted_at IS NOT NULL),
+                        WHERE converted_at IS NOT NULL AND expired_at IS NULL),
                       (SELECT coalesce(array_agg(DISTINCT f ORDER BY f), '{}')
                          FROM ops.lake_batches, unnest(schema_drift) f
                         WHERE converted_at IS NOT NULL)"""

@@ -244,6 +244,15 @@ def _delete_keys(s3, bucket: str, keys: list[str]) -> int:
     return deleted
 
 
+#: a converted batch whose event dates are all before %(cutoff)s (without dates: converted
+#: before it); its files go whole, and its counts leave the rows-held figures
+BATCH_EXPIRED = sql.SQL(
+    "b.converted_at IS NOT NULL AND CASE WHEN coalesce(cardinality(b.event_dates), 0)"
+    " > 0 THEN (SELECT max(d) FROM unnest(b.event_dates) d) < %(cutoff)s"
+    " ELSE b.converted_at < %(cutoff)s END"
+)
+
+
 def _expired_landing_and_batches(settings: Settings, cutoff: date) -> tuple[list[str], list[str]]:
     """Landing keys and batch ids whose events are all older than the cutoff (by manifest).
 
@@ -273,11 +282,6 @@ def _expired_landing_and_batches(settings: Settings, cutoff: date) -> tuple[list
                     sql.Identifier("retention_source_dates"),
                     ["source_key", "last_event_date"],
                 )
-            batch_expired = sql.SQL(
-                "b.converted_at IS NOT NULL AND CASE WHEN coalesce(cardinality(b.event_dates), 0)"
-                " > 0 THEN (SELECT max(d) FROM unnest(b.event_dates) d) < %(cutoff)s"
-                " ELSE b.converted_at < %(cutoff)s END"
-            )
             landing = [
                 r[0]
                 for r in ops.execute(
@@ -292,7 +296,7 @@ def _expired_landing_and_batches(settings: Settings, cutoff: date) -> tuple[list
                         "    AND (s.last_event_date < %(cutoff)s"
                         "         OR (s.source_key IS NULL AND {})), false))"
                         " ORDER BY 1"
-                    ).format(batch_expired),
+                    ).format(BATCH_EXPIRED),
                     {"cutoff": cutoff},
                 )
             ]
@@ -300,7 +304,7 @@ def _expired_landing_and_batches(settings: Settings, cutoff: date) -> tuple[list
                 r[0]
                 for r in ops.execute(
                     sql.SQL("SELECT b.batch_id FROM ops.lake_batches b WHERE {} ORDER BY 1").format(
-                        batch_expired
+                        BATCH_EXPIRED
                     ),
                     {"cutoff": cutoff},
                 )
@@ -345,6 +349,30 @@ def _retention_lake(settings: Settings, cutoff: date) -> dict[str, int]:
     return counts
 
 
+def _mark_expired(settings: Settings, cutoff: date) -> dict[str, int]:
+    """Mark the accounting of what retention deleted as expired, in one transaction.
+
+    The rows stay: a layer's date is then not rebuilt, the freshness check still sees it
+    published, and its history is kept; the rows-held figures (report funnel, data docs, run
+    summary) leave it out. Returns the rows newly marked per table.
+    """
+    with connect(settings, OPS_DATABASE) as conn, conn.transaction():
+        partitions = conn.execute(
+            "UPDATE ops.layer_partitions SET expired_at = now()"
+            " WHERE event_date < %(cutoff)s AND expired_at IS NULL",
+            {"cutoff": cutoff},
+        ).rowcount
+        batches = conn.execute(
+            sql.SQL(
+                "UPDATE ops.lake_batches b SET expired_at = now() WHERE {} AND expired_at IS NULL"
+            ).format(BATCH_EXPIRED),
+            {"cutoff": cutoff},
+        ).rowcount
+    marked = {"ops.layer_partitions": partitions, "ops.lake_batches": batches}
+    log_event("governance.retention_expired", cutoff=cutoff, marked=marked)
+    return marked
+
+
 def apply_retention(
     settings: Settings,
     days: int,
@@ -359,7 +387,8 @@ def apply_retention(
     Parquet partitions ``parquet/<dataset>/event_date=<d>/``, and in every warehouse database
     each table with the policy's date column (``event_date``) plus the policy's point-level
     extras: a partitioned table's expired days are dropped whole, the rest deleted. The
-    manifest rows stay (keys and sizes only), so expired objects are not extracted again.
+    manifest rows stay (keys and sizes only), so expired objects are not extracted again,
+    and the per-date accounting is marked expired, not deleted (see ``_mark_expired``).
     Database targets are row counts, lake targets object counts.
     """
     if days < 0:
@@ -385,5 +414,11 @@ def apply_retention(
                 counts.update(_retention_database(settings, policy, database, cutoff))
         audit.rows_out = sum(v for k, v in counts.items() if not k.startswith("s3://"))
         audit.objects = sum(v for k, v in counts.items() if k.startswith("s3://"))
-        audit.details = {"days": days, "cutoff": cutoff.isoformat(), "deleted": counts}
+        expired = _mark_expired(settings, cutoff)
+        audit.details = {
+            "days": days,
+            "cutoff": cutoff.isoformat(),
+            "deleted": counts,
+            "marked_expired": expired,
+        }
     return counts

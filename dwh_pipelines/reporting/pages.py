@@ -289,7 +289,8 @@ def index_page(ctx: Context) -> Page:
                     "<p>The <b>average km per vehicle per operating period</b> is total km "
                     "÷ (operating period, vehicle) pairs over all counted periods "
                     "(<code>marts.avg_distance_overall</code>). <b>Events processed</b> counts "
-                    "the lines read from the source feed (<code>ops.lake_batches</code>). "
+                    "the lines ever read from the source feed (<code>ops.lake_batches</code>); "
+                    "the figures under it are of the data held, less what retention expired. "
                     "<b>Data quality</b> is the worst latest status of every check "
                     "(<code>ops.dq_results</code>). <b>Last run</b> is the wall time from the "
                     "first task start to the last task end of the most recent run that reached "
@@ -303,8 +304,9 @@ def index_page(ctx: Context) -> Page:
 
 _LAYER_NOTE = (
     "ops.layer_partitions keeps the last build of every event-date partition per layer; "
-    "the rows are summed over the partitions held. The lake's row is from ops.lake_batches "
-    "(feed lines read, Parquet rows written, lines quarantined); dwh copies the star whole "
+    "the rows are summed over the partitions held (dates retention expired left out). The "
+    "lake's row is from ops.lake_batches (feed lines read, Parquet rows written, lines "
+    "quarantined; batches retention expired left out); dwh copies the star whole "
     "on every build, so it has no rows per event date."
 )
 
@@ -1127,10 +1129,11 @@ def _funnel_section(f: pd.Series | None, counted: pd.DataFrame) -> Section:
     title = "Rows through the layers"
     note = (
         "Source lines, lake rows and quarantined lines from ops.lake_batches (every converted "
-        "batch); raw, staging and semantic rows from ops.layer_partitions (last build of every "
-        "event date held). Positioned updates = staged vehicle events with coordinates and a "
-        "position time. GPS jumps dropped from the distance come from "
-        "star.fact_vehicle_period_distance."
+        "batch with an event date held); raw, staging and semantic rows from "
+        "ops.layer_partitions (last build of every event date held: dates retention expired "
+        "are left out, and a batch spanning the cutoff stays counted whole). Positioned "
+        "updates = staged vehicle events with coordinates and a position time. GPS jumps "
+        "dropped from the distance come from star.fact_vehicle_period_distance."
     )
     if f is None or int(f["source_lines"]) == 0:
         return Section(title, empty=no_data("ops.lake_batches"), note=note)

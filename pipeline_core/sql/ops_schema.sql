@@ -76,7 +76,8 @@ CREATE TABLE IF NOT EXISTS ops.lake_batches (
     quarantined_lines bigint,
     event_dates       date[],
     files             text[],
-    schema_drift      text[]
+    schema_drift      text[],
+    expired_at        timestamptz
 );
 COMMENT ON TABLE ops.lake_batches IS 'Conversion batches: a set of landed objects turned into Parquet together. input_lines = parquet_rows + quarantined_lines.';
 COMMENT ON COLUMN ops.lake_batches.batch_id IS 'Batch id; Parquet and quarantine file names carry it, so a retried batch overwrites its own files.';
@@ -90,6 +91,7 @@ COMMENT ON COLUMN ops.lake_batches.quarantined_lines IS 'Lines written to the qu
 COMMENT ON COLUMN ops.lake_batches.event_dates IS 'Event dates (UTC, from the event time) the batch wrote to.';
 COMMENT ON COLUMN ops.lake_batches.files IS 'Lake keys of the Parquet files written.';
 COMMENT ON COLUMN ops.lake_batches.schema_drift IS 'Fields seen in the input that the schema does not know (ignored by policy, listed here).';
+COMMENT ON COLUMN ops.lake_batches.expired_at IS 'When retention deleted the batch''s files, every event date it wrote being past the retention (null: held). Its counts then leave the rows-held figures.';
 
 CREATE TABLE IF NOT EXISTS ops.task_runs (
     id            bigserial   PRIMARY KEY,
@@ -160,8 +162,24 @@ CREATE TABLE IF NOT EXISTS ops.layer_partitions (
     rows_out           bigint,
     duplicates_removed bigint,
     rejected           bigint,
+    expired_at         timestamptz,
     PRIMARY KEY (layer, event_date)
 );
+-- Tables from before retention marked what it deleted get the column; altered only when it
+-- is missing, so every other run takes no lock here.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                    WHERE table_schema = 'ops' AND table_name = 'layer_partitions'
+                      AND column_name = 'expired_at') THEN
+        ALTER TABLE ops.layer_partitions ADD COLUMN expired_at timestamptz;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                    WHERE table_schema = 'ops' AND table_name = 'lake_batches'
+                      AND column_name = 'expired_at') THEN
+        ALTER TABLE ops.lake_batches ADD COLUMN expired_at timestamptz;
+    END IF;
+END $$;
 COMMENT ON TABLE ops.layer_partitions IS 'Last write of each event-date partition per layer (lake, raw, staging, semantic, dwh); a partition whose upstream is newer is rebuilt. Also the per-layer accounting of rows.';
 COMMENT ON COLUMN ops.layer_partitions.layer IS 'lake, raw, staging, semantic or dwh.';
 COMMENT ON COLUMN ops.layer_partitions.event_date IS 'Event date (UTC) of the partition.';
@@ -171,6 +189,7 @@ COMMENT ON COLUMN ops.layer_partitions.rows_in IS 'Rows read from the upstream l
 COMMENT ON COLUMN ops.layer_partitions.rows_out IS 'Rows written to the layer for the partition.';
 COMMENT ON COLUMN ops.layer_partitions.duplicates_removed IS 'Exact duplicates and re-delivered lines removed (staging).';
 COMMENT ON COLUMN ops.layer_partitions.rejected IS 'Rows rejected by a data-quality rule, with their reason kept in the layer.';
+COMMENT ON COLUMN ops.layer_partitions.expired_at IS 'When retention deleted the partition''s rows (null: held). The row stays, so the date is not rebuilt and its history is kept, but it leaves the rows-held figures; a new load of the date clears it.';
 
 CREATE TABLE IF NOT EXISTS ops.dq_results (
     id            bigserial   PRIMARY KEY,

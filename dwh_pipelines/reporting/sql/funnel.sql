@@ -1,11 +1,11 @@
--- Rows of the data held, through the layers: lake batches (all converted input) and the
--- last build of every event-date partition per layer.
+-- Rows of the data held, through the layers: lake batches (converted input) and the last
+-- build of every event-date partition per layer, less what retention expired.
 WITH lake AS (
     SELECT coalesce(sum(input_lines), 0)::bigint AS source_lines,
            coalesce(sum(parquet_rows), 0)::bigint AS lake_rows,
            coalesce(sum(quarantined_lines), 0)::bigint AS quarantined
       FROM ops.lake_batches
-     WHERE converted_at IS NOT NULL
+     WHERE converted_at IS NOT NULL AND expired_at IS NULL
 ),
 layers AS (
     SELECT coalesce(sum(rows_out) FILTER (WHERE layer = 'raw'), 0)::bigint AS raw_rows,
@@ -20,5 +20,6 @@ layers AS (
                AS positioned_updates,
            (count(*) FILTER (WHERE layer = 'staging'))::int AS staged_dates
       FROM ops.layer_partitions
+     WHERE expired_at IS NULL
 )
 SELECT * FROM lake, layers
