@@ -94,6 +94,8 @@ _UPDATES_QUERY = (
     " ORDER BY location_at"
 )
 
+#: every run's small inputs; the lifecycle events of every date through staging's partial
+#: index (stg_vehicle_events_lifecycle), not a scan of every published date
 _INPUTS = [
     (
         "src_vehicle_dates",

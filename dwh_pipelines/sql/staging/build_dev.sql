@@ -109,6 +109,7 @@ SELECT event_key, event, organization_id, period_id, event_at, period_start, per
 -- publish attaches a date written whole as it is (see create_scratch_partitions)
 ALTER TABLE dev.stg_vehicle_events ADD PRIMARY KEY (event_key, event_date);
 CREATE INDEX ON dev.stg_vehicle_events USING brin (load_seq);
-CREATE INDEX ON dev.stg_vehicle_events (organization_id, vehicle_id) WHERE event = 'register';
+CREATE INDEX ON dev.stg_vehicle_events (organization_id, vehicle_id)
+    WHERE event IN ('register', 'deregister');
 ANALYZE dev.stg_vehicle_events;
 ANALYZE dev.stg_operating_period_events;

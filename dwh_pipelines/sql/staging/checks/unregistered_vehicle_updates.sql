@@ -1,6 +1,6 @@
 -- Referential: updates of vehicles never registered (kept; the vehicle dimension infers them).
--- Only this load's updated vehicles are looked up, in prod through the registrations'
--- partial index (stg_vehicle_events_registered), so the check reads this load's rows and
+-- Only this load's updated vehicles are looked up, in prod through the lifecycle events'
+-- partial index (stg_vehicle_events_lifecycle), so the check reads this load's rows and
 -- not every published date's.
 WITH updated AS (
     SELECT organization_id, vehicle_id, count(*) AS updates, min(event_at) AS first_update
