@@ -1,15 +1,23 @@
 -- Runs on semantic_db prod: the top client's most active vehicle in its latest hour.
+-- The client's updates are read only for that hour: its newest position is found at the end
+-- of the (time, organization) index of every day, and the hour before it read by range, so
+-- the cost does not grow with the days held (reading the client's every update to find
+-- them took 1.7 s on two days).
 WITH top_client AS (
     SELECT organization_id FROM prod.fact_client_daily_activity
      GROUP BY organization_id ORDER BY sum(updates) DESC, organization_id LIMIT 1
 ),
-client_updates AS (
-    SELECT u.* FROM prod.int_vehicle_updates u JOIN top_client USING (organization_id)
+last AS (
+    SELECT t.organization_id,
+           (SELECT max(u.location_at) FROM prod.int_vehicle_updates u
+             WHERE u.organization_id = t.organization_id) AS hi
+      FROM top_client t
 ),
 latest_hour AS (
-    SELECT c.* FROM client_updates c,
-           (SELECT max(location_at) AS hi FROM client_updates) last
-     WHERE c.location_at > last.hi - interval '1 hour'
+    SELECT u.* FROM last l
+      JOIN prod.int_vehicle_updates u
+        ON u.organization_id = l.organization_id
+       AND u.location_at > l.hi - interval '1 hour' AND u.location_at <= l.hi
 ),
 top_vehicle AS (
     SELECT vehicle_id FROM latest_hour GROUP BY vehicle_id ORDER BY count(*) DESC, vehicle_id LIMIT 1
