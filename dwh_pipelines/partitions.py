@@ -36,10 +36,12 @@ from pipeline_core.settings import OPS_DATABASE, Settings
 LAYERS = ("lake", "raw", "staging", "semantic", "dwh")
 LOAD_LOG_SQL = Path(__file__).parent / "sql" / "load_log.sql"
 
-#: rows of a table stamped with load_seq that a :class:`Slice` selects (its params bound)
-SLICE_FILTER = (
-    "load_seq <= %(high_seq)s AND (event_date = ANY(%(replace_dates)s)"
-    " OR (event_date = ANY(%(append_dates)s) AND load_seq > %(low_seq)s))"
+#: rows of a table stamped with load_seq that a :class:`Slice` selects (its params bound):
+#: every row of the dates replaced whole, and the rows appended to the others after low_seq
+_REPLACED_ROWS = sql.SQL("(event_date = ANY(%(replace_dates)s) AND load_seq <= %(high_seq)s)")
+_APPENDED_ROWS = sql.SQL(
+    "(event_date = ANY(%(append_dates)s)"
+    " AND load_seq > %(low_seq)s AND load_seq <= %(high_seq)s)"
 )
 
 
@@ -164,6 +166,34 @@ class Slice:
             "low_seq": self.low,
             "high_seq": self.high,
         }
+
+    def filter(self) -> sql.Composable:
+        """The WHERE condition of the slice's rows (bind ``params()``).
+
+        Only the kinds of dates the slice has are written, each with its dates: the planner
+        then reads only their partitions, and an appended date through its load_seq
+        block-range index. Under an OR of both kinds every partition of the slice is read in
+        full, so callers read a slice by date (``by_date``). The one condition this replaced
+        read every partition, the history included: a 15-minute load of the bench's day
+        took 0.9 s to read its 79,000 rows from raw_db.
+        """
+        branches = [
+            b for b, d in ((_REPLACED_ROWS, self.replace), (_APPENDED_ROWS, self.append)) if d
+        ]
+        return sql.SQL(" OR ").join(branches) if branches else sql.SQL("false")
+
+    def by_date(self) -> list[Slice]:
+        """The slice cut into one slice per date, so that each query reads one date the
+        cheapest way (see ``filter``)."""
+        replaced = set(self.replace)
+        return [
+            (
+                Slice(self.upstream, [d], [], self.low, self.high)
+                if d in replaced
+                else Slice(self.upstream, [], [d], self.low, self.high)
+            )
+            for d in self.dates
+        ]
 
 
 def ensure_load_log(conn: psycopg.Connection, schema: str) -> None:

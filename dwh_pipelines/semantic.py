@@ -19,7 +19,6 @@ from uuid import UUID
 from psycopg import sql
 
 from dwh_pipelines.partitions import (
-    SLICE_FILTER,
     LayerResult,
     PartitionCounts,
     Slice,
@@ -90,19 +89,20 @@ _UPDATES_COLUMNS = [
 ]
 _UPDATES_QUERY = (
     "SELECT {cols} FROM prod.stg_vehicle_events"
-    " WHERE {slice} AND event_date = %(day)s AND event = 'update' AND has_location"
+    " WHERE ({slice}) AND event = 'update' AND has_location"
     " ORDER BY location_at"
 )
 
-#: every run's small inputs; the lifecycle events of every date through staging's partial
-#: index (stg_vehicle_events_lifecycle), not a scan of every published date
+#: the slice's vehicle events counted per date, into dev.src_vehicle_dates
+_DATES_COLUMNS = ["event_date", "vehicle_events", "first_event_at", "last_event_at"]
+_DATES_QUERY = (
+    "SELECT event_date, count(*), min(event_at), max(event_at) FROM prod.stg_vehicle_events"
+    " WHERE {slice} GROUP BY event_date"
+)
+
+#: every run's small inputs, whole; the lifecycle events of every date through staging's
+#: partial index (stg_vehicle_events_lifecycle), not a scan of every published date
 _INPUTS = [
-    (
-        "src_vehicle_dates",
-        ["event_date", "vehicle_events", "first_event_at", "last_event_at"],
-        "SELECT event_date, count(*), min(event_at), max(event_at) FROM prod.stg_vehicle_events"
-        " WHERE {slice} GROUP BY event_date",
-    ),
     (
         "src_lifecycle_events",
         ["event", "organization_id", "vehicle_id", "event_at"],
@@ -228,23 +228,26 @@ def build_dev(settings: Settings, cut: Slice) -> TrackSplit:
             execute_sql_file(sem, SQL_DIR / "src_tables.sql")
             # the updates are read in time order: a day's sort in memory, not in temp files
             stg.execute("SET work_mem = '256MB'")
-            updates = sql.SQL(_UPDATES_QUERY).format(
-                cols=sql.SQL(", ").join(map(sql.Identifier, _UPDATES_COLUMNS)),
-                slice=sql.SQL(SLICE_FILTER),
-            )
-            for day in cut.dates:
-                # frozen: the date's table was created in this transaction, and a reader
-                # then sets no hint bits, which with data checksums rewrite every page to WAL
-                target = scratch_partition(UPDATES, day)
-                day_params = {**cut.params(), "day": day}
-                relay(stg, updates, sem, target, _UPDATES_COLUMNS, day_params, freeze=True)
+            # date by date: each read prunes to its date (see Slice.filter); frozen: the
+            # tables were created in this transaction, and a reader then sets no hint bits,
+            # which with data checksums rewrite every page to WAL
+            for part in cut.by_date():
+                (day,) = part.dates
+                for target, columns, query in (
+                    (scratch_partition(UPDATES, day), _UPDATES_COLUMNS, _UPDATES_QUERY),
+                    (sql.Identifier("dev", "src_vehicle_dates"), _DATES_COLUMNS, _DATES_QUERY),
+                ):
+                    select = sql.SQL(query).format(
+                        cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+                        slice=part.filter(),
+                    )
+                    relay(stg, select, sem, target, columns, part.params(), freeze=True)
             for table, columns, query in _INPUTS:
                 select = sql.SQL(query).format(
-                    cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
-                    slice=sql.SQL(SLICE_FILTER),
+                    cols=sql.SQL(", ").join(map(sql.Identifier, columns))
                 )
                 target = sql.Identifier("dev", table)
-                relay(stg, select, sem, target, columns, cut.params(), freeze=True)
+                relay(stg, select, sem, target, columns, freeze=True)
             execute_sql_file(sem, SQL_DIR / "build_dimensions.sql", params)
             split = _split_tracks(sem, settings.db_sessions)
 

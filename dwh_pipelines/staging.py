@@ -14,7 +14,6 @@ from pathlib import Path
 from psycopg import sql
 
 from dwh_pipelines.partitions import (
-    SLICE_FILTER,
     LayerResult,
     PartitionCounts,
     Slice,
@@ -135,21 +134,23 @@ def build_dev(settings: Settings, cut: Slice, load_seq: int) -> None:
             stg.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.staging.dev'))")
             ensure_schema(stg, cut.dates)
             execute_sql_file(stg, SQL_DIR / "src_tables.sql")
+            # date by date: each read prunes to its date (see Slice.filter)
             for dataset, columns in SRC_COLUMNS.items():
-                query = sql.SQL("SELECT {} FROM {} WHERE {}").format(
-                    sql.SQL(", ").join(map(sql.Identifier, columns)),
-                    sql.Identifier("raw", dataset),
-                    sql.SQL(SLICE_FILTER),
-                )
-                relay(
-                    raw,
-                    query,
-                    stg,
-                    sql.Identifier("dev", f"src_{dataset}"),
-                    columns,
-                    cut.params(),
-                    freeze=True,  # created above, in this transaction: no reader sets hint bits
-                )
+                for part in cut.by_date():
+                    query = sql.SQL("SELECT {} FROM {} WHERE {}").format(
+                        sql.SQL(", ").join(map(sql.Identifier, columns)),
+                        sql.Identifier("raw", dataset),
+                        part.filter(),
+                    )
+                    relay(
+                        raw,
+                        query,
+                        stg,
+                        sql.Identifier("dev", f"src_{dataset}"),
+                        columns,
+                        part.params(),
+                        freeze=True,  # created in this transaction: no reader sets hint bits
+                    )
             execute_sql_file(
                 stg,
                 SQL_DIR / "build_dev.sql",

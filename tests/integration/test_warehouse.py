@@ -11,6 +11,7 @@ from data_lake.convert import convert
 from data_lake.extract import extract
 from data_lake.simulate import SimulationConfig, generate_feed, upload_feed
 from dwh_pipelines import semantic
+from dwh_pipelines.partitions import Slice
 from dwh_pipelines.quality import DataQualityError, run_check
 from dwh_pipelines.raw import load_raw
 from dwh_pipelines.staging import build_staging
@@ -322,6 +323,12 @@ def test_loads_in_slices_equal_one_load(platform):
             assert summary["staging"]["duplicates_removed"] >= feed.objects[names[0]].count(b"\n")
     sliced = _layer_state(platform)
     assert sliced["removed"]  # duplicates across slices were met
+    # a slice's read prunes to its dates: an appended date is read from its partition alone
+    cut = Slice("raw", [], [date(2019, 6, 2)], 0, 100)
+    with connect(platform, "raw_db") as conn:
+        explain = sql.SQL("EXPLAIN SELECT * FROM raw.vehicle_events WHERE {}").format(cut.filter())
+        plan = "\n".join(r[0] for r in conn.execute(explain, cut.params()))
+    assert "vehicle_events_20190602" in plan and "20190601" not in plan, plan
 
     reset_platform(platform)
     upload(platform, feed.objects)
