@@ -10,12 +10,13 @@ from psycopg import sql
 from data_lake.convert import convert
 from data_lake.extract import extract
 from data_lake.simulate import SimulationConfig, generate_feed, upload_feed
-from dwh_pipelines import semantic
+from dwh_pipelines import semantic, staging
 from dwh_pipelines.partitions import Slice
 from dwh_pipelines.quality import DataQualityError, run_check
+from dwh_pipelines.raw import SQL_DIR as RAW_SQL_DIR
 from dwh_pipelines.raw import load_raw
 from dwh_pipelines.staging import build_staging
-from pipeline_core.db import connect
+from pipeline_core.db import connect, execute_sql_file
 from pipeline_core.storage import s3_client
 from tests.helpers import line, put_source, query, reset_platform, run_pipeline, snapshot
 
@@ -27,6 +28,9 @@ STAGING_PROD = [
     "prod.stg_removed_duplicates",
     "prod.stg_rejected_events",
 ]
+
+
+RAW_SCHEMA = RAW_SQL_DIR / "schema.sql"
 
 
 def upload(settings, objects: dict[str, bytes]) -> None:
@@ -296,6 +300,35 @@ def _layer_state(settings) -> dict:
         "semantic": snapshot(settings, SEMANTIC_PROD, "semantic_db"),
         "dwh": snapshot(settings),
     }
+
+
+def test_schemas_are_ensured_without_locking_the_published_dates(platform):
+    """Every run ensures each layer's tables; on tables already up to date that must not
+    lock their date partitions, which autovacuum holds (each run waited 1 s for it to be
+    cancelled) and which readers hold (they would queue behind the run)."""
+    feed = generate_feed(SimulationConfig(vehicles=3, hours=0.1, organizations=2, seed=5))
+    upload(platform, feed.objects)
+    run_pipeline(platform, "run-1")
+    for database, partition, ensure in (
+        ("raw_db", "raw_partitions.vehicle_events_20190601", RAW_SCHEMA),
+        ("staging_db", "prod_partitions.stg_vehicle_events_20190601", staging._ensure_prod),
+        ("semantic_db", "prod_partitions.int_vehicle_updates_20190601", semantic._ensure_prod),
+        ("semantic_db", "prod_partitions.fact_vehicle_location_20190601", semantic._ensure_prod),
+    ):
+        with connect(platform, database) as holder, connect(platform, database) as run:
+            # what autovacuum holds while it vacuums the date
+            holder.execute(
+                sql.SQL("LOCK TABLE {} IN SHARE UPDATE EXCLUSIVE MODE").format(
+                    sql.Identifier(*partition.split("."))
+                )
+            )
+            run.execute("SET lock_timeout = '2s'")
+            if callable(ensure):
+                ensure(run)
+            else:
+                execute_sql_file(run, ensure)
+            run.rollback()
+            holder.rollback()
 
 
 def test_loads_in_slices_equal_one_load(platform):

@@ -22,20 +22,43 @@ CREATE TABLE IF NOT EXISTS {schema}.stg_vehicle_events (
     load_seq         bigint           NOT NULL DEFAULT 0,
     PRIMARY KEY (event_key, event_date)
 ) PARTITION BY RANGE (event_date);
-ALTER TABLE {schema}.stg_vehicle_events ADD COLUMN IF NOT EXISTS load_seq bigint NOT NULL DEFAULT 0;
+-- Tables from before load_seq get it. Guarded: ALTER TABLE ... ADD COLUMN IF NOT EXISTS
+-- takes an ACCESS EXCLUSIVE lock on the table and every partition before it finds the column,
+-- so each run queued behind readers and autovacuum (1 s) and blocked readers meanwhile.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+                    WHERE attrelid = '{schema}.stg_vehicle_events'::regclass AND attname = 'load_seq'
+                      AND NOT attisdropped) THEN
+        ALTER TABLE {schema}.stg_vehicle_events ADD COLUMN load_seq bigint NOT NULL DEFAULT 0;
+    END IF;
+END $$;
 DROP INDEX IF EXISTS {schema}.stg_vehicle_events_date;
 -- the rows a load appended to a date (what semantic takes next; a date's rows are its
 -- partition): a block-range index, as in raw.vehicle_events (publish only appends to a
 -- date's table, so load_seq follows the rows' order on disk)
 DROP INDEX IF EXISTS {schema}.stg_vehicle_events_date_load;
-CREATE INDEX IF NOT EXISTS stg_vehicle_events_load_seq ON {schema}.stg_vehicle_events USING brin (load_seq);
+-- (guarded: CREATE INDEX IF NOT EXISTS on a partitioned table locks every partition first)
+DO $$
+BEGIN
+    IF to_regclass('{schema}.stg_vehicle_events_load_seq') IS NULL THEN
+        CREATE INDEX stg_vehicle_events_load_seq ON {schema}.stg_vehicle_events
+            USING brin (load_seq);
+    END IF;
+END $$;
 -- the lifecycle events (register and deregister: a few rows a day), so that no step scans
 -- every published date for them: the unregistered_vehicle_updates check looks a load's
 -- updated vehicles up through it, and semantic reads all of them on every run (replaces
 -- the index of registrations only, under which semantic scanned the whole history)
 DROP INDEX IF EXISTS {schema}.stg_vehicle_events_registered;
-CREATE INDEX IF NOT EXISTS stg_vehicle_events_lifecycle ON {schema}.stg_vehicle_events
-    (organization_id, vehicle_id) WHERE event IN ('register', 'deregister');
+-- (guarded: CREATE INDEX IF NOT EXISTS on a partitioned table locks every partition first)
+DO $$
+BEGIN
+    IF to_regclass('{schema}.stg_vehicle_events_lifecycle') IS NULL THEN
+        CREATE INDEX stg_vehicle_events_lifecycle ON {schema}.stg_vehicle_events
+            (organization_id, vehicle_id) WHERE event IN ('register', 'deregister');
+    END IF;
+END $$;
 COMMENT ON COLUMN {schema}.stg_vehicle_events.load_seq IS 'The staging load that published the row (prod.load_log).';
 COMMENT ON TABLE {schema}.stg_vehicle_events IS 'Cleaned vehicle events: typed, UTC, accepted values only, exact duplicates and re-delivered lines removed.';
 COMMENT ON COLUMN {schema}.stg_vehicle_events.event_key IS 'Surrogate key: hash of the event content, so the same event always gets the same key.';
@@ -66,7 +89,15 @@ CREATE TABLE IF NOT EXISTS {schema}.stg_operating_period_events (
     ingestion_run_id text        NOT NULL,
     load_seq         bigint           NOT NULL DEFAULT 0
 );
-ALTER TABLE {schema}.stg_operating_period_events ADD COLUMN IF NOT EXISTS load_seq bigint NOT NULL DEFAULT 0;
+-- (guarded as above)
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+                    WHERE attrelid = '{schema}.stg_operating_period_events'::regclass AND attname = 'load_seq'
+                      AND NOT attisdropped) THEN
+        ALTER TABLE {schema}.stg_operating_period_events ADD COLUMN load_seq bigint NOT NULL DEFAULT 0;
+    END IF;
+END $$;
 DROP INDEX IF EXISTS {schema}.stg_operating_period_events_date;
 -- a date's rows, and the rows a load appended to it (what semantic takes next)
 CREATE INDEX IF NOT EXISTS stg_operating_period_events_date_load ON {schema}.stg_operating_period_events (event_date, load_seq);

@@ -17,7 +17,14 @@ CREATE TABLE IF NOT EXISTS {schema}.int_vehicle_updates (
 -- a period's positions are one time range with the organization checked in the index. The
 -- dev build makes the same index on its per-day tables, which publish attaches as they are.
 DROP INDEX IF EXISTS {schema}.int_vehicle_updates_org_at;
-CREATE INDEX IF NOT EXISTS int_vehicle_updates_at_org ON {schema}.int_vehicle_updates (location_at, organization_id);
+-- (guarded: CREATE INDEX IF NOT EXISTS on a partitioned table locks every partition first)
+DO $$
+BEGIN
+    IF to_regclass('{schema}.int_vehicle_updates_at_org') IS NULL THEN
+        CREATE INDEX int_vehicle_updates_at_org ON {schema}.int_vehicle_updates
+            (location_at, organization_id);
+    END IF;
+END $$;
 COMMENT ON TABLE {schema}.int_vehicle_updates IS 'Intermediate: staged vehicle updates that have coordinates and a position time (the only ones that can count): a load appends its new updates, a date rebuilt whole is replaced.';
 COMMENT ON COLUMN {schema}.int_vehicle_updates.event_key IS 'Staging surrogate key of the update (unique: staging primary key).';
 COMMENT ON COLUMN {schema}.int_vehicle_updates.organization_id IS 'Client owning the vehicle.';
