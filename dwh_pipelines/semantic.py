@@ -97,7 +97,7 @@ _UPDATES_QUERY = (
 _DATES_COLUMNS = ["event_date", "vehicle_events", "first_event_at", "last_event_at"]
 _DATES_QUERY = (
     "SELECT event_date, count(*), min(event_at), max(event_at) FROM prod.stg_vehicle_events"
-    " WHERE {slice} GROUP BY event_date"
+    " WHERE ({slice}) GROUP BY event_date"
 )
 
 #: every run's small inputs, whole; the lifecycle events of every date through staging's
