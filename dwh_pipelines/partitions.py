@@ -710,6 +710,30 @@ def split_by_first_write(
     return [*cut.replace, *first], [d for d in cut.append if d not in first]
 
 
+def add_missing_load_seq(conn: psycopg.Connection, schema: str, tables: Iterable[str]) -> None:
+    """Tables of an installation from before ``load_seq`` get it (tables not created yet
+    are skipped: their DDL has it).
+
+    The catalog is checked first: ``ALTER TABLE ... ADD COLUMN IF NOT EXISTS`` locks the
+    table and every partition before it finds the column, so every run waited for
+    autovacuum on the newest date (1 s) and readers queued behind it.
+    """
+    for table in tables:
+        target = sql.Identifier(schema, table)
+        missing = conn.execute(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = r"
+            " AND attname = 'load_seq' AND NOT attisdropped) FROM to_regclass(%s) r"
+            " WHERE r IS NOT NULL",
+            (target.as_string(conn),),
+        ).fetchone()
+        if missing and missing[0]:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ADD COLUMN load_seq bigint NOT NULL DEFAULT 0").format(
+                    target
+                )
+            )
+
+
 def set_aside_unpartitioned(conn: psycopg.Connection, schema: str, table: str) -> str | None:
     """An older installation's plain ``table`` is renamed (keys and indexes dropped) so the
     partitioned one can be created; returns the old table's name, or None."""

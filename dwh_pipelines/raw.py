@@ -21,6 +21,7 @@ from data_lake.schema import DATASETS, PARQUET_PREFIX
 from dwh_pipelines.partitions import (
     LayerResult,
     PartitionCounts,
+    add_missing_load_seq,
     dirty_dates,
     ensure_date_partitions,
     ensure_load_log,
@@ -139,6 +140,7 @@ def load_raw(
         with transaction(settings, "raw_db") as conn:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.raw'))")
             old = set_aside_unpartitioned(conn, "raw", PARTITIONED)
+            add_missing_load_seq(conn, "raw", DATASETS)
             execute_sql_file(conn, SQL_DIR / "schema.sql")
             if old is not None:
                 move_into_partitions(conn, "raw", PARTITIONED, old)

@@ -17,6 +17,7 @@ from dwh_pipelines.partitions import (
     LayerResult,
     PartitionCounts,
     Slice,
+    add_missing_load_seq,
     adopt_scratch_partition,
     advance_watermark,
     create_scratch_partitions,
@@ -105,6 +106,7 @@ PARTITIONED = "stg_vehicle_events"
 def _ensure_prod(conn) -> None:
     """prod's tables and load log; an older installation's plain table is partitioned."""
     old = set_aside_unpartitioned(conn, "prod", PARTITIONED)
+    add_missing_load_seq(conn, "prod", ["stg_vehicle_events", "stg_operating_period_events"])
     execute_sql_file(conn, SQL_DIR / "schema.sql", schema="prod")
     if old is not None:
         move_into_partitions(conn, "prod", PARTITIONED, old)

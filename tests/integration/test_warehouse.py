@@ -329,6 +329,17 @@ def test_schemas_are_ensured_without_locking_the_published_dates(platform):
                 execute_sql_file(run, ensure)
             run.rollback()
             holder.rollback()
+    # an installation from before load_seq still gets it
+    with connect(platform, "raw_db") as conn:
+        conn.execute("ALTER TABLE raw.operating_period_events DROP COLUMN load_seq")
+        conn.commit()
+    run_pipeline(platform, "run-2")
+    assert query(
+        platform,
+        "raw_db",
+        "SELECT count(*) FROM pg_catalog.pg_attribute WHERE attname = 'load_seq'"
+        " AND attrelid = 'raw.operating_period_events'::regclass AND NOT attisdropped",
+    ) == [(1,)]
 
 
 def test_loads_in_slices_equal_one_load(platform):

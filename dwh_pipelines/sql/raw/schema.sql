@@ -20,17 +20,6 @@ CREATE TABLE IF NOT EXISTS raw.vehicle_events (
     loaded_at        timestamptz NOT NULL DEFAULT now(),
     load_seq         bigint      NOT NULL DEFAULT 0
 ) PARTITION BY RANGE (event_date);
--- Tables from before load_seq get it. Guarded: ALTER TABLE ... ADD COLUMN IF NOT EXISTS
--- takes an ACCESS EXCLUSIVE lock on the table and every partition before it finds the column,
--- so each run queued behind readers and autovacuum (1 s) and blocked readers meanwhile.
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
-                    WHERE attrelid = 'raw.vehicle_events'::regclass AND attname = 'load_seq'
-                      AND NOT attisdropped) THEN
-        ALTER TABLE raw.vehicle_events ADD COLUMN load_seq bigint NOT NULL DEFAULT 0;
-    END IF;
-END $$;
 DROP INDEX IF EXISTS raw.vehicle_events_event_date;
 -- the rows a load appended to a date (what staging takes next; a date's rows are its
 -- partition). Loads only append to a date's table, so load_seq follows the rows' order on
@@ -61,15 +50,6 @@ CREATE TABLE IF NOT EXISTS raw.operating_period_events (
     loaded_at        timestamptz NOT NULL DEFAULT now(),
     load_seq         bigint      NOT NULL DEFAULT 0
 );
--- (guarded as above)
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
-                    WHERE attrelid = 'raw.operating_period_events'::regclass AND attname = 'load_seq'
-                      AND NOT attisdropped) THEN
-        ALTER TABLE raw.operating_period_events ADD COLUMN load_seq bigint NOT NULL DEFAULT 0;
-    END IF;
-END $$;
 DROP INDEX IF EXISTS raw.operating_period_events_event_date;
 -- a date's rows, and the rows a load appended to it (what staging takes next)
 CREATE INDEX IF NOT EXISTS operating_period_events_event_date_load ON raw.operating_period_events (event_date, load_seq);

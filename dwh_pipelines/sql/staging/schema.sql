@@ -22,17 +22,6 @@ CREATE TABLE IF NOT EXISTS {schema}.stg_vehicle_events (
     load_seq         bigint           NOT NULL DEFAULT 0,
     PRIMARY KEY (event_key, event_date)
 ) PARTITION BY RANGE (event_date);
--- Tables from before load_seq get it. Guarded: ALTER TABLE ... ADD COLUMN IF NOT EXISTS
--- takes an ACCESS EXCLUSIVE lock on the table and every partition before it finds the column,
--- so each run queued behind readers and autovacuum (1 s) and blocked readers meanwhile.
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
-                    WHERE attrelid = '{schema}.stg_vehicle_events'::regclass AND attname = 'load_seq'
-                      AND NOT attisdropped) THEN
-        ALTER TABLE {schema}.stg_vehicle_events ADD COLUMN load_seq bigint NOT NULL DEFAULT 0;
-    END IF;
-END $$;
 DROP INDEX IF EXISTS {schema}.stg_vehicle_events_date;
 -- the rows a load appended to a date (what semantic takes next; a date's rows are its
 -- partition): a block-range index, as in raw.vehicle_events (publish only appends to a
@@ -89,15 +78,6 @@ CREATE TABLE IF NOT EXISTS {schema}.stg_operating_period_events (
     ingestion_run_id text        NOT NULL,
     load_seq         bigint           NOT NULL DEFAULT 0
 );
--- (guarded as above)
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
-                    WHERE attrelid = '{schema}.stg_operating_period_events'::regclass AND attname = 'load_seq'
-                      AND NOT attisdropped) THEN
-        ALTER TABLE {schema}.stg_operating_period_events ADD COLUMN load_seq bigint NOT NULL DEFAULT 0;
-    END IF;
-END $$;
 DROP INDEX IF EXISTS {schema}.stg_operating_period_events_date;
 -- a date's rows, and the rows a load appended to it (what semantic takes next)
 CREATE INDEX IF NOT EXISTS stg_operating_period_events_date_load ON {schema}.stg_operating_period_events (event_date, load_seq);
