@@ -27,7 +27,9 @@ def collect(settings: Settings, *, since: datetime | None = None) -> dict:
         dates, drift = conn.execute(
             """SELECT (SELECT coalesce(array_agg(DISTINCT d ORDER BY d), '{}')
                          FROM ops.lake_batches, unnest(event_dates) d
-                        WHERE converted_at IS NOT NULL AND expired_at IS NULL),
+                        WHERE converted_at IS NOT NULL AND expired_at IS NULL
+                          AND d NOT IN (SELECT event_date FROM ops.layer_partitions
+                                         WHERE layer = 'lake' AND expired_at IS NOT NULL)),
                       (SELECT coalesce(array_agg(DISTINCT f ORDER BY f), '{}')
                          FROM ops.lake_batches, unnest(schema_drift) f
                         WHERE converted_at IS NOT NULL)"""

@@ -94,7 +94,9 @@ def test_retention_deletes_old_events_everywhere(aged, caplog):
         "prod_partitions.fact_vehicle_location_20190601",
     } <= set(old_partitions), old_partitions
 
-    held_before = collect(stack)["layers"]
+    before = collect(stack)
+    held_before = before["layers"]
+    assert "2019-06-01" in before["lake"]["event_dates"]
     with caplog.at_level(logging.INFO, logger="fleet"):
         counts = apply_retention(stack, 1, today=date(2019, 6, 3))
 
@@ -171,8 +173,13 @@ def test_retention_deletes_old_events_everywhere(aged, caplog):
     # test_layer_accounting for one that is)
     assert all(e == bool(old) for old, e in batches)
     assert marked["ops.lake_batches"] == sum(bool(old) for old, _ in batches)
-    held = collect(stack)["layers"]
+    summary = collect(stack)
+    held = summary["layers"]
     assert held["raw"]["event_dates"] == held_before["raw"]["event_dates"] - 1
+    # the lake's dates held leave the expired one out, though its batches straddle the cutoff
+    assert summary["lake"]["event_dates"] == [
+        d for d in before["lake"]["event_dates"] if d >= CUTOFF.isoformat()
+    ]
     raw_held = sum(new[t] for t in ("raw.vehicle_events", "raw.operating_period_events"))
     assert held["raw"]["rows_out"] == raw_held < held_before["raw"]["rows_out"]
 

@@ -7,7 +7,9 @@ SELECT layer, (count(*))::int AS event_dates, coalesce(sum(rows_in), 0)::bigint 
  GROUP BY layer
 UNION ALL
 SELECT 'source', (SELECT count(DISTINCT d)::int FROM ops.lake_batches, unnest(event_dates) d
-                   WHERE converted_at IS NOT NULL AND expired_at IS NULL),
+                   WHERE converted_at IS NOT NULL AND expired_at IS NULL
+                     AND d NOT IN (SELECT event_date FROM ops.layer_partitions
+                                    WHERE layer = 'lake' AND expired_at IS NOT NULL)),
        coalesce(sum(input_lines), 0)::bigint, coalesce(sum(input_lines), 0)::bigint,
        max(converted_at)
   FROM ops.lake_batches
