@@ -45,6 +45,9 @@ COMMENT ON COLUMN ops.lake_objects.extract_run_id IS 'Run that copied the object
 COMMENT ON COLUMN ops.lake_objects.extracted_at IS 'When the object was copied.';
 COMMENT ON COLUMN ops.lake_objects.batch_id IS 'Conversion batch that turned the object into Parquet (null: not yet converted).';
 CREATE INDEX IF NOT EXISTS lake_objects_unconverted ON ops.lake_objects (extracted_at) WHERE batch_id IS NULL;
+-- a batch's objects (convert reads them, the freshness check those of unpublished batches)
+-- without reading the whole manifest, which grows by every object ever delivered
+CREATE INDEX IF NOT EXISTS lake_objects_batch ON ops.lake_objects (batch_id) WHERE batch_id IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS ops.extract_plan (
     run_id          text        NOT NULL,

@@ -6,11 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from psycopg import sql
 
 from data_lake.convert import convert
 from data_lake.extract import extract
 from dwh_pipelines.maintenance.__main__ import main as maintenance_cli
-from dwh_pipelines.maintenance.freshness import FreshnessError, check_freshness, measure_freshness
+from dwh_pipelines.maintenance.freshness import (
+    SQL,
+    FreshnessError,
+    check_freshness,
+    measure_freshness,
+)
+from pipeline_core.audit import ensure_ops_schema
+from pipeline_core.db import connect, read_sql
 from tests.helpers import line, put_source, query, run_pipeline, seed_simulated
 
 pytestmark = pytest.mark.integration
@@ -61,3 +69,20 @@ def test_lag_over_the_limit_fails_naming_the_oldest_object(platform, capsys):
     # the CLI (make freshness) exits 1 with the reason when the limit is 0 minutes
     assert maintenance_cli(["freshness", "--max-lag-minutes", "0"]) == 1
     assert "lags the feed" in capsys.readouterr().err
+
+
+def test_the_manifest_is_read_by_batch_not_whole(platform):
+    """The manifest holds every object ever delivered: the freshness check (every 10
+    minutes) and convert (every batch) read only the objects they need, by index."""
+    ensure_ops_schema(platform)
+    with connect(platform, "dwh_db") as conn:
+        conn.execute(
+            "CREATE TEMP TABLE listing (source_key text, etag text, last_modified timestamptz)"
+        )
+        conn.execute("SET enable_seqscan = off")
+        for statement in (
+            sql.SQL(read_sql(SQL)),
+            sql.SQL("SELECT source_key FROM ops.lake_objects WHERE batch_id = 'b'"),
+        ):
+            plan = "\n".join(r[0] for r in conn.execute(sql.SQL("EXPLAIN {}").format(statement)))
+            assert "Seq Scan on lake_objects" not in plan, plan
