@@ -25,11 +25,9 @@ def collect(settings: Settings, *, since: datetime | None = None) -> dict:
                       coalesce(sum(quarantined_lines) FILTER (WHERE expired_at IS NULL), 0)
                  FROM ops.lake_batches WHERE converted_at IS NOT NULL""").fetchone()
         dates, drift = conn.execute(
-            """SELECT (SELECT coalesce(array_agg(DISTINCT d ORDER BY d), '{}')
-                         FROM ops.lake_batches, unnest(event_dates) d
-                        WHERE converted_at IS NOT NULL AND expired_at IS NULL
-                          AND d NOT IN (SELECT event_date FROM ops.layer_partitions
-                                         WHERE layer = 'lake' AND expired_at IS NOT NULL)),
+            """SELECT (SELECT coalesce(array_agg(event_date ORDER BY event_date), '{}')
+                         FROM ops.layer_partitions
+                        WHERE layer = 'lake' AND expired_at IS NULL),
                       (SELECT coalesce(array_agg(DISTINCT f ORDER BY f), '{}')
                          FROM ops.lake_batches, unnest(schema_drift) f
                         WHERE converted_at IS NOT NULL)"""
