@@ -254,11 +254,20 @@ def build_dev(settings: Settings, cut: Slice) -> TrackSplit:
         def tracks(conn, part: int) -> None:
             create_part_days(conn, "prod", POINTS, part, split.split_at, split.days)
             low, high = split_ranges(split.split_at)[part]
+            part_params = {**params, "low": low, "high": high}
+            points = part_name(POINTS, part)
+            execute_sql_file(conn, SQL_DIR / "build_tracks.sql", part_params)
+            # the recomputed tracks, then the continued ones: one statement each, so the
+            # recomputed periods' plan (a sort per period) is not mixed with another source
+            for source in ("period_points", "continued_points"):
+                execute_sql_file(
+                    conn, SQL_DIR / "track_points.sql", params, points=points, source=source
+                )
             execute_sql_file(
                 conn,
-                SQL_DIR / "build_tracks.sql",
-                {**params, "low": low, "high": high},
-                points=part_name(POINTS, part),
+                SQL_DIR / "track_pairs.sql",
+                part_params,
+                points=points,
                 pairs=part_name("fact_vehicle_period_distance", part),
             )
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import json
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from psycopg import sql
@@ -373,6 +374,93 @@ def test_loads_in_slices_equal_one_load(platform):
         explain = sql.SQL("EXPLAIN SELECT * FROM raw.vehicle_events WHERE {}").format(cut.filter())
         plan = "\n".join(r[0] for r in conn.execute(explain, cut.params()))
     assert "vehicle_events_20190602" in plan and "20190601" not in plan, plan
+
+    reset_platform(platform)
+    upload(platform, feed.objects)
+    run_pipeline(platform, "whole")
+    assert _layer_state(platform) == sliced
+
+
+def _feed_time(name: str) -> datetime:
+    """An object's feed time from its name (local time, unpadded: 2019-06-01-20-30-5; a
+    re-delivered object's name adds " (1)")."""
+    return datetime.strptime(name.split("-events")[0], "%Y-%m-%d-%H-%M-%S")
+
+
+def _shifted(line: bytes, ms: int, lat: float) -> dict:
+    """A vehicle update moved ``ms`` in time (event and position) and ``lat`` degrees north:
+    a new event of the same vehicle."""
+    event = json.loads(line)
+    for holder in (event, event["data"]["location"]):
+        at = datetime.fromisoformat(holder["at"]) + timedelta(milliseconds=ms)
+        holder["at"] = at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    event["data"]["location"]["lat"] += lat
+    return event
+
+
+def test_tracks_continued_over_loads_in_time_order_equal_one_load(platform):
+    """Loads taken in time order continue each pair's published track from its last
+    accepted point instead of recomputing the period, even past a GPS jump dropped at the
+    end of the track; a period where a pair's new position comes before a position the pair
+    already had (here a late line, before a dropped jump) is recomputed. Either way every
+    layer ends as one load leaves it."""
+    start = datetime(2019, 6, 1, 23, 30, tzinfo=UTC)
+    feed = generate_feed(
+        SimulationConfig(vehicles=4, hours=1.0, organizations=2, seed=11, start=start)
+    )
+    names = sorted(feed.objects, key=_feed_time)
+    slices = [names[i * len(names) // 4 : (i + 1) * len(names) // 4] for i in range(4)]
+    # the second slice ends inside counted periods. In its last object, a vehicle of each
+    # organization gets a GPS jump after its last update (55 km within 300 ms, dropped);
+    # the second one also gets a position between its last update and its jump, late:
+    # delivered with the third slice
+    last, following = slices[1][-1], slices[2][0]
+    updates = [x for x in feed.objects[last].splitlines() if b'"update"' in x and b'"lat":5' in x]
+    jumped = updates[-1]
+    other = next(
+        x
+        for x in reversed(updates)
+        if json.loads(x)["organization_id"] != json.loads(jumped)["organization_id"]
+    )
+    jump, late = _shifted(jumped, 300, 0.5), _shifted(other, 150, 0.00001)
+    for event, name in ((jump, last), (_shifted(other, 300, 0.5), last), (late, following)):
+        feed.objects[name] += json.dumps(event).encode() + b"\n"
+
+    def periods_holding(event: dict) -> list[tuple]:
+        """(period, affected by the build, vehicle's pair continued) of the counted periods
+        holding the event's position."""
+        return query(
+            platform,
+            "semantic_db",
+            "SELECT p.period_key, a.period_key IS NOT NULL, c.period_key IS NOT NULL"
+            "  FROM prod.dim_operating_period p"
+            "  LEFT JOIN dev.affected_periods a USING (period_key)"
+            "  LEFT JOIN dev.continued_pairs c ON c.period_key = p.period_key"
+            "   AND c.vehicle_id = %(vehicle)s"
+            " WHERE p.is_counted AND p.organization_id = %(org)s"
+            "   AND %(at)s::timestamptz >= p.period_start"
+            "   AND %(at)s::timestamptz < p.period_finish",
+            {
+                "vehicle": event["data"]["id"],
+                "org": event["organization_id"],
+                "at": event["data"]["location"]["at"],
+            },
+        )
+
+    continued = []
+    for i, part in enumerate(slices):
+        upload(platform, {n: feed.objects[n] for n in part})
+        run_pipeline(platform, f"in-order-{i}")
+        continued.append(
+            query(platform, "semantic_db", "SELECT count(*) FROM dev.continued_pairs")[0][0]
+        )
+        if i == 2:
+            # the first track goes on past its dropped jump; the late position, before the
+            # second one's dropped jump, has its period recomputed
+            assert {(a, c) for _, a, c in periods_holding(jump)} == {(False, True)}
+            assert {(a, c) for _, a, c in periods_holding(late)} == {(True, False)}
+    assert all(continued[1:]), continued
+    sliced = _layer_state(platform)
 
     reset_platform(platform)
     upload(platform, feed.objects)

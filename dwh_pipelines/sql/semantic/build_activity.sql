@@ -3,7 +3,7 @@
 -- Parameters: %(dates)s event dates rebuilt whole.
 SET LOCAL work_mem = '256MB';
 SET LOCAL TimeZone = 'UTC';
--- serial scans of the points, read in the order written (see build_tracks.sql), so the
+-- serial scans of the points, read in the order written (see track_points.sql), so the
 -- sums below add the same floats in the same order on every run
 SET LOCAL max_parallel_workers_per_gather = 0;
 
@@ -12,6 +12,21 @@ SET LOCAL max_parallel_workers_per_gather = 0;
 INSERT INTO dev.int_period_daily_distance
 SELECT period_key, vehicle_id, date_key, organization_key, sum(step_km), count(*)
   FROM dev.fact_vehicle_location GROUP BY 1, 2, 3, 4;
+-- A continued track's day already published (the day of its last accepted point) goes on
+-- from the published sum: the new steps added to it in track order, as when the day is
+-- summed whole, and the points added up.
+UPDATE dev.int_period_daily_distance d
+   SET km = s.km, points = d.points + s.prior_points
+  FROM (SELECT o.period_key, o.vehicle_id, o.date_key, o.points AS prior_points,
+               (SELECT sum(x.km ORDER BY x.point_no)
+                  FROM (SELECT o.km, 0 AS point_no
+                        UNION ALL
+                        SELECT f.step_km, f.point_no FROM dev.fact_vehicle_location f
+                         WHERE f.period_key = o.period_key AND f.vehicle_id = o.vehicle_id
+                           AND f.date_key = o.date_key) x) AS km
+          FROM prod.int_period_daily_distance o
+          JOIN dev.continued_pairs c USING (period_key, vehicle_id)) s
+ WHERE (d.period_key, d.vehicle_id, d.date_key) = (s.period_key, s.vehicle_id, s.date_key);
 
 -- Client activity for every day touched by new or removed updates or affected periods.
 INSERT INTO dev.rebuilt_activity_dates
@@ -46,7 +61,11 @@ km AS (
             UNION ALL
             SELECT f.organization_key, f.date_key, f.km FROM prod.int_period_daily_distance f
              WHERE f.period_key NOT IN (SELECT period_key FROM dev.affected_periods)
-               AND f.date_key IN (SELECT date_key FROM dev.rebuilt_activity_dates)) s
+               AND f.date_key IN (SELECT date_key FROM dev.rebuilt_activity_dates)
+               -- a continued track's day published and summed on above
+               AND NOT EXISTS (SELECT 1 FROM dev.int_period_daily_distance n
+                                WHERE (n.period_key, n.vehicle_id, n.date_key)
+                                      = (f.period_key, f.vehicle_id, f.date_key))) s
      GROUP BY 1, 2
 )
 SELECT md5('organization|' || a.organization_id)::uuid, a.date_key, a.organization_id, a.day,
@@ -55,7 +74,7 @@ SELECT md5('organization|' || a.organization_id)::uuid, a.date_key, a.organizati
   LEFT JOIN km k ON k.organization_key = md5('organization|' || a.organization_id)::uuid
                 AND k.date_key = a.date_key;
 
--- the sessions analysed their parts and day tables (build_tracks.sql): ONLY takes the
+-- the sessions analysed their parts and day tables (track_pairs.sql): ONLY takes the
 -- statistics of the whole table, from a sample of them
 ANALYZE ONLY dev.fact_vehicle_location;
 ANALYZE dev.fact_vehicle_period_distance;

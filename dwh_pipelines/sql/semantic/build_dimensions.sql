@@ -112,23 +112,94 @@ SELECT DISTINCT ON (v.organization_id) md5('organization|' || v.organization_id)
  WHERE NOT EXISTS (SELECT 1 FROM dev.dim_organization o WHERE o.organization_id = v.organization_id)
  ORDER BY v.organization_id, v.registered_at;
 
--- Periods whose facts are replaced: overlapping a date rebuilt whole (with an hour of
--- margin for positions taken just before their event time), holding a new position, or
--- changed, new or gone since prod.
-INSERT INTO dev.affected_periods
+-- Periods whose facts are recomputed whole: overlapping a date rebuilt whole (with an hour
+-- of margin for positions taken just before their event time), or changed, new or gone
+-- since prod.
+CREATE TEMP TABLE redefined_periods ON COMMIT DROP AS
 SELECT period_key FROM dev.dim_operating_period p
  WHERE EXISTS (SELECT 1 FROM unnest(%(dates)s::date[]) d
                 WHERE p.period_start < d + interval '1 day 1 hour'
                   AND p.period_finish > d - interval '1 hour')
-    OR EXISTS (SELECT 1 FROM dev.int_vehicle_updates u
-                WHERE u.organization_id = p.organization_id
-                  AND u.location_at >= p.period_start AND u.location_at < p.period_finish)
 UNION
 SELECT coalesce(n.period_key, o.period_key)
   FROM dev.dim_operating_period n
   FULL JOIN prod.dim_operating_period o USING (period_key)
  WHERE (n.period_start, n.period_finish, n.is_counted)
        IS DISTINCT FROM (o.period_start, o.period_finish, o.is_counted);
+
+-- The other periods holding a new position, per vehicle (one index probe per period; OFFSET
+-- 0 keeps it so, see build_tracks.sql's period_points).
+CREATE TEMP TABLE new_positions ON COMMIT DROP AS
+SELECT p.period_key, p.organization_id, p.period_start, p.period_finish, p.is_counted,
+       u.vehicle_id, min(u.location_at) AS first_new_at
+  FROM dev.dim_operating_period p
+ CROSS JOIN LATERAL (
+       SELECT u.vehicle_id, u.location_at FROM dev.int_vehicle_updates u
+        WHERE u.organization_id = p.organization_id
+          AND u.location_at >= p.period_start AND u.location_at < p.period_finish
+       OFFSET 0) u
+ WHERE p.period_key NOT IN (SELECT period_key FROM redefined_periods)
+ GROUP BY 1, 2, 3, 4, 5, 6;
+
+-- A counted period's published tracks are continued, not recomputed, when for each of its
+-- vehicles holding a new position every new position comes after every position the pair
+-- had, accepted or dropped as a GPS jump (a new position before a dropped one would have
+-- that one judged again). The GPS-jump rule's state is then the pair's last accepted point
+-- alone, so the continued track equals the recomputed one. A new pair must have had no
+-- position in the period. The pairs' vehicle versions must stay the same too (dim_vehicle
+-- may have changed), for every pair of the period.
+CREATE TEMP TABLE pair_ends ON COMMIT DROP AS
+SELECT n.period_key, n.vehicle_id, coalesce(f.updates, 0) AS prior_updates,
+       f.distance_km, coalesce(f.gps_jumps_dropped, 0) AS gps_jumps_dropped,
+       f.first_point_at, f.last_point_at, s.event_key, s.location_lat, s.location_lng,
+       n.first_new_at > coalesce(f.last_point_at, '-infinity')
+       AND (f.period_key IS NULL OR s.event_key IS NOT NULL)
+       AND NOT EXISTS (
+           SELECT 1 FROM prod.int_vehicle_updates u
+            WHERE u.organization_id = n.organization_id AND u.vehicle_id = n.vehicle_id
+              AND u.location_at >= CASE WHEN f.period_key IS NULL THEN n.period_start
+                                        ELSE n.first_new_at END
+              AND u.location_at < n.period_finish) AS continues
+  FROM new_positions n
+  LEFT JOIN prod.fact_vehicle_period_distance f USING (period_key, vehicle_id)
+  -- the last accepted point, by its key, on the day of its time
+  LEFT JOIN LATERAL (
+       SELECT s.event_key, s.location_lat, s.location_lng
+         FROM prod.fact_vehicle_location s
+        WHERE s.period_key = f.period_key AND s.vehicle_id = f.vehicle_id
+          AND s.point_no = f.updates
+          AND s.date_key = to_char(f.last_point_at, 'YYYYMMDD')::integer
+       OFFSET 0) s ON true
+ WHERE n.is_counted;
+
+INSERT INTO dev.continued_pairs
+WITH candidates AS (
+    SELECT period_key FROM pair_ends GROUP BY period_key HAVING bool_and(continues)
+),
+revised AS (
+    SELECT DISTINCT f.period_key
+      FROM candidates c
+      JOIN prod.fact_vehicle_period_distance f USING (period_key)
+      LEFT JOIN LATERAL (
+           SELECT v.vehicle_key FROM dev.dim_vehicle v
+            WHERE v.organization_id = f.organization_id AND v.vehicle_id = f.vehicle_id
+            ORDER BY (v.valid_from <= f.first_point_at) DESC, v.valid_from DESC
+            LIMIT 1) v ON true
+     WHERE f.vehicle_key IS DISTINCT FROM v.vehicle_key
+)
+SELECT e.period_key, e.vehicle_id, e.prior_updates, e.distance_km, e.gps_jumps_dropped,
+       e.first_point_at, e.last_point_at, e.event_key, e.location_lat, e.location_lng
+  FROM pair_ends e
+  JOIN candidates USING (period_key)
+ WHERE e.period_key NOT IN (SELECT period_key FROM revised);
+
+-- Periods whose facts are replaced whole: redefined, or holding new positions that do not
+-- continue their tracks (a period not counted has no track: its facts are removed).
+INSERT INTO dev.affected_periods
+SELECT period_key FROM redefined_periods
+UNION
+SELECT period_key FROM new_positions
+ WHERE period_key NOT IN (SELECT period_key FROM dev.continued_pairs);
 
 -- dim_date: every day from the first to the last event, position or period day.
 INSERT INTO dev.dim_date
@@ -157,9 +228,10 @@ SELECT to_char(d, 'YYYYMMDD')::integer, d, extract(year FROM d), extract(month F
 INSERT INTO dev.int_vehicle_daily_updates
 SELECT organization_id, vehicle_id, date_key, event_date, updates FROM update_groups;
 
--- The tracks' layout: the days each affected counted period may hold points on (its
--- organization's position days within the period), with an estimate of its points there
--- (the day's positioned updates, prorated by the share of the day the period covers).
+-- The tracks' layout: the days each counted period recomputed or continued may hold new
+-- points on (its organization's position days within the period; of this build's
+-- positions only, for a continued one), with an estimate of its points there (the day's
+-- positioned updates, prorated by the share of the day the period covers).
 -- Every point of the tracks falls on one of these days, which the sessions create tables
 -- for, and the estimate splits the periods among the sessions (see
 -- dwh_pipelines.semantic.build_dev).
@@ -172,20 +244,36 @@ WITH daily AS (
             SELECT organization_id, date_key, updates FROM dev.int_vehicle_daily_updates) u
      GROUP BY 1, 2
 ),
+new_daily AS (
+    SELECT organization_id, date_key, sum(updates) AS updates
+      FROM dev.int_vehicle_daily_updates GROUP BY 1, 2
+),
 periods AS (
     SELECT p.period_key, p.organization_id, p.period_start, p.period_finish,
            to_char(p.period_start, 'YYYYMMDD')::integer AS first_day,
-           to_char(p.period_finish, 'YYYYMMDD')::integer AS last_day
+           to_char(p.period_finish, 'YYYYMMDD')::integer AS last_day,
+           a.period_key IS NULL AS continued
       FROM dev.dim_operating_period p
-      JOIN dev.affected_periods USING (period_key)
+      LEFT JOIN dev.affected_periods a USING (period_key)
      WHERE p.is_counted
+       AND (a.period_key IS NOT NULL
+            OR p.period_key IN (SELECT period_key FROM dev.continued_pairs))
 ),
+-- a continued track takes only its new positions: those days, and those updates
 days AS (
     SELECT p.period_key, d.date_key, d.updates, p.period_start, p.period_finish,
            to_date(d.date_key::text, 'YYYYMMDD')::timestamptz AS day
       FROM periods p
       JOIN daily d ON d.organization_id = p.organization_id
                   AND d.date_key BETWEEN p.first_day AND p.last_day
+     WHERE NOT p.continued
+    UNION ALL
+    SELECT p.period_key, d.date_key, d.updates, p.period_start, p.period_finish,
+           to_date(d.date_key::text, 'YYYYMMDD')::timestamptz
+      FROM periods p
+      JOIN new_daily d ON d.organization_id = p.organization_id
+                      AND d.date_key BETWEEN p.first_day AND p.last_day
+     WHERE p.continued
 )
 SELECT period_key, date_key,
        updates * greatest(0, date_part('epoch', least(period_finish, day + interval '1 day')

@@ -19,10 +19,29 @@ COMMENT ON COLUMN dev.src_vehicle_dates.vehicle_events IS 'Staged vehicle events
 COMMENT ON COLUMN dev.src_vehicle_dates.first_event_at IS 'Earliest event time of the date.';
 COMMENT ON COLUMN dev.src_vehicle_dates.last_event_at IS 'Latest event time of the date.';
 COMMENT ON TABLE dev.src_operating_period_events IS 'Scratch: every staged operating-period event (all dates; small).';
-DROP TABLE IF EXISTS dev.affected_periods, dev.rebuilt_activity_dates, dev.track_period_days;
+DROP TABLE IF EXISTS dev.affected_periods, dev.continued_pairs, dev.rebuilt_activity_dates,
+    dev.track_period_days;
 CREATE TABLE dev.affected_periods (period_key uuid PRIMARY KEY);
-COMMENT ON TABLE dev.affected_periods IS 'Periods whose facts this build replaces (overlapping rebuilt dates, or changed).';
+COMMENT ON TABLE dev.affected_periods IS 'Periods whose facts this build recomputes whole (overlapping rebuilt dates, changed, or holding new positions their published tracks cannot be continued with).';
 COMMENT ON COLUMN dev.affected_periods.period_key IS 'Operating period key.';
+CREATE TABLE dev.continued_pairs (
+    period_key uuid, vehicle_id text, prior_updates integer NOT NULL,
+    prior_distance_km double precision, prior_gps_jumps_dropped integer NOT NULL,
+    first_point_at timestamptz, last_point_at timestamptz, last_event_key uuid,
+    last_lat double precision, last_lng double precision,
+    PRIMARY KEY (period_key, vehicle_id)
+);
+COMMENT ON TABLE dev.continued_pairs IS 'Tracks this build continues instead of recomputing: every (period, vehicle) holding a new position in a period whose new positions all come after every position it had, with the published track''s end (its last accepted point is the GPS-jump rule''s whole state).';
+COMMENT ON COLUMN dev.continued_pairs.period_key IS 'Operating period key.';
+COMMENT ON COLUMN dev.continued_pairs.vehicle_id IS 'Vehicle id.';
+COMMENT ON COLUMN dev.continued_pairs.prior_updates IS 'Accepted points published (0: the pair is new, its track starts here).';
+COMMENT ON COLUMN dev.continued_pairs.prior_distance_km IS 'Distance published, km (the new steps are added to it in track order).';
+COMMENT ON COLUMN dev.continued_pairs.prior_gps_jumps_dropped IS 'GPS jumps dropped so far.';
+COMMENT ON COLUMN dev.continued_pairs.first_point_at IS 'First accepted point time published.';
+COMMENT ON COLUMN dev.continued_pairs.last_point_at IS 'Last accepted point time published: the track goes on from it.';
+COMMENT ON COLUMN dev.continued_pairs.last_event_key IS 'Staging key of the last accepted point.';
+COMMENT ON COLUMN dev.continued_pairs.last_lat IS 'Latitude of the last accepted point.';
+COMMENT ON COLUMN dev.continued_pairs.last_lng IS 'Longitude of the last accepted point.';
 CREATE TABLE dev.rebuilt_activity_dates (date_key integer PRIMARY KEY);
 COMMENT ON TABLE dev.rebuilt_activity_dates IS 'Days whose client activity this build replaces.';
 COMMENT ON COLUMN dev.rebuilt_activity_dates.date_key IS 'Day, yyyymmdd.';
