@@ -3,9 +3,11 @@
 Inputs are streamed from staging_db prod: the vehicle events of staging's loads after the
 watermark (dates replaced whole, or the rows appended to a date), and every lifecycle and
 operating-period event (small, and a delete may arrive days after its create). Facts are
-rebuilt for every operating period that a replaced date touches, that a new position falls
-in, or whose definition changed, so a period that spans midnight is always computed whole
-and a 15-minute load recomputes only the periods of those 15 minutes.
+rebuilt for every operating period that a replaced date touches or whose definition
+changed, so a period that spans midnight is always computed whole. A period that new
+positions fall in is continued instead when each of its tracks can be (every new position
+after every position the pair had): the tracks go on from their last accepted points, so a
+15-minute load computes the points of those 15 minutes, not the periods' whole tracks.
 """
 
 from __future__ import annotations
