@@ -652,6 +652,30 @@ def adopt_part_days(
     conn.execute(sql.SQL("ANALYZE ONLY {}").format(day_table))
 
 
+def analyze_if_grown(
+    conn: psycopg.Connection, schema: str, table: str, day: date, fraction: float = 0.1
+) -> bool:
+    """ANALYZE the day partition of ``schema.<table>`` when it has grown by more than
+    ``fraction`` of the pages its statistics were taken on, or has none; returns whether
+    it did. A load that makes a day, or grows a young one, leaves it analysed at once; a
+    15-minute append to a full day (1 %) leaves it to autovacuum, whose threshold (10 % of
+    the rows) is the same. Measured on the partition's leaves (file sizes against
+    ``relpages``), so a day published as parts is judged whole."""
+    pages, counted, never = conn.execute(
+        """SELECT coalesce(sum(pg_catalog.pg_relation_size(t.relid)), 0)
+                      / current_setting('block_size')::bigint,
+                  coalesce(sum(c.relpages), 0), coalesce(bool_or(c.reltuples < 0), true)
+             FROM pg_catalog.pg_partition_tree(format('%%I.%%I', %s::text, %s::text)::regclass) t
+             JOIN pg_catalog.pg_class c ON c.oid = t.relid
+            WHERE t.isleaf""",
+        (partition_schema(schema), _partition_name(table, day)),
+    ).fetchone()
+    if not never and pages <= (1 + fraction) * counted:
+        return False
+    conn.execute(sql.SQL("ANALYZE {}").format(partition_ident(schema, table, day)))
+    return True
+
+
 def ensure_date_partitions(
     conn: psycopg.Connection, schema: str, table: str, days: Iterable[date]
 ) -> None:

@@ -27,6 +27,7 @@ from dwh_pipelines.partitions import (
     adopt_part_days,
     adopt_scratch_partition,
     advance_watermark,
+    analyze_if_grown,
     create_part_days,
     create_scratch_partitions,
     day_key,
@@ -35,7 +36,6 @@ from dwh_pipelines.partitions import (
     key_day,
     move_into_partitions,
     partition_days,
-    partition_ident,
     pending_slice,
     record_partitions,
     scratch_partition,
@@ -348,7 +348,7 @@ def publish(settings: Settings, cut: Slice, split: TrackSplit) -> None:
                 ("fact_vehicle_location", days.added_locations),
             ):
                 for day in added:
-                    conn.execute(sql.SQL("ANALYZE {}").format(partition_ident("prod", table, day)))
+                    analyze_if_grown(conn, "prod", table, day)
             advance_watermark(conn, "prod", cut)
 
 
