@@ -6,6 +6,9 @@
 -- the floats in another order), and the dropped jumps as the pair's points that were not
 -- accepted. Only the recomputed periods' pairs have points in period_points, so the join to
 -- seen leaves the continued ones out.
+-- Per continued pair: the published distance, then the new steps added in track order (an
+-- ordered aggregate: the same additions in the same order as summing the recomputed
+-- track); the accepted points and dropped jumps so far plus the new ones.
 SET LOCAL max_parallel_workers_per_gather = 0;
 INSERT INTO dev.{pairs}
 WITH accepted AS (
@@ -17,34 +20,12 @@ WITH accepted AS (
 seen AS (
     SELECT period_key, vehicle_id, count(*) AS points FROM period_points GROUP BY 1, 2
 ),
-pairs AS (
-    SELECT p.period_key, p.organization_key, p.organization_id, p.period_id, a.vehicle_id,
-           a.distance_km, a.updates, s.points - a.updates AS gps_jumps_dropped,
-           a.first_point_at, a.last_point_at
-      FROM accepted a
-      JOIN seen s USING (period_key, vehicle_id)
-      JOIN dev.dim_operating_period p USING (period_key)
-)
-SELECT p.period_key, p.organization_key, v.vehicle_key, p.organization_id, p.period_id,
-       p.vehicle_id, p.distance_km, p.updates, p.gps_jumps_dropped, p.first_point_at,
-       p.last_point_at
-  FROM pairs p
-  CROSS JOIN LATERAL (
-      SELECT vehicle_key FROM dev.dim_vehicle v
-       WHERE v.organization_id = p.organization_id AND v.vehicle_id = p.vehicle_id
-       ORDER BY (v.valid_from <= p.first_point_at) DESC, v.valid_from DESC
-       LIMIT 1) v;
-
--- Per continued pair: the published distance, then the new steps added in track order (an
--- ordered aggregate: the same additions in the same order as summing the recomputed
--- track); the accepted points and dropped jumps so far plus the new ones.
-INSERT INTO dev.{pairs}
-WITH continued AS (
+continued AS (
     SELECT * FROM dev.continued_pairs
      WHERE (%(low)s::uuid IS NULL OR period_key >= %(low)s::uuid)
        AND (%(high)s::uuid IS NULL OR period_key < %(high)s::uuid)
 ),
-steps AS (
+continued_steps AS (
     SELECT period_key, vehicle_id, prior_distance_km AS step_km, prior_updates AS point_no,
            last_point_at AS location_at, true AS prior
       FROM continued WHERE prior_updates > 0
@@ -52,34 +33,38 @@ steps AS (
     SELECT q.period_key, q.vehicle_id, q.step_km, q.point_no, q.location_at, false
       FROM dev.{points} q JOIN continued c USING (period_key, vehicle_id)
 ),
-accepted AS (
+continued_accepted AS (
     SELECT period_key, vehicle_id, sum(step_km ORDER BY point_no) AS distance_km,
            count(*) FILTER (WHERE NOT prior) AS updates,
            min(location_at) FILTER (WHERE NOT prior) AS first_new_at,
            max(location_at) AS last_point_at
-      FROM steps GROUP BY 1, 2
+      FROM continued_steps GROUP BY 1, 2
 ),
-seen AS (
+continued_seen AS (
     SELECT period_key, vehicle_id, count(*) AS points
       FROM continued_points WHERE NOT is_seed GROUP BY 1, 2
 ),
 pairs AS (
-    SELECT p.period_key, p.organization_key, p.organization_id, p.period_id, c.vehicle_id,
-           a.distance_km, c.prior_updates + a.updates AS updates,
-           c.prior_gps_jumps_dropped + s.points - a.updates AS gps_jumps_dropped,
-           coalesce(c.first_point_at, a.first_new_at) AS first_point_at, a.last_point_at
-      FROM continued c
-      JOIN accepted a USING (period_key, vehicle_id)
+    SELECT a.period_key, a.vehicle_id, a.distance_km, a.updates,
+           s.points - a.updates AS gps_jumps_dropped, a.first_point_at, a.last_point_at
+      FROM accepted a
       JOIN seen s USING (period_key, vehicle_id)
-      JOIN dev.dim_operating_period p USING (period_key)
+    UNION ALL
+    SELECT c.period_key, c.vehicle_id, a.distance_km, c.prior_updates + a.updates,
+           c.prior_gps_jumps_dropped + s.points - a.updates,
+           coalesce(c.first_point_at, a.first_new_at), a.last_point_at
+      FROM continued c
+      JOIN continued_accepted a USING (period_key, vehicle_id)
+      JOIN continued_seen s USING (period_key, vehicle_id)
 )
-SELECT p.period_key, p.organization_key, v.vehicle_key, p.organization_id, p.period_id,
+SELECT p.period_key, d.organization_key, v.vehicle_key, d.organization_id, d.period_id,
        p.vehicle_id, p.distance_km, p.updates, p.gps_jumps_dropped, p.first_point_at,
        p.last_point_at
   FROM pairs p
+  JOIN dev.dim_operating_period d USING (period_key)
   CROSS JOIN LATERAL (
       SELECT vehicle_key FROM dev.dim_vehicle v
-       WHERE v.organization_id = p.organization_id AND v.vehicle_id = p.vehicle_id
+       WHERE v.organization_id = d.organization_id AND v.vehicle_id = p.vehicle_id
        ORDER BY (v.valid_from <= p.first_point_at) DESC, v.valid_from DESC
        LIMIT 1) v;
 
