@@ -172,6 +172,8 @@ SELECT n.period_key, n.vehicle_id, coalesce(f.updates, 0) AS prior_updates,
        OFFSET 0) s ON true
  WHERE n.is_counted;
 
+-- The continued tracks: the pairs of the periods where every pair with a new position
+-- continues and no published pair's vehicle version changed.
 INSERT INTO dev.continued_pairs
 WITH candidates AS (
     SELECT period_key FROM pair_ends GROUP BY period_key HAVING bool_and(continues)
