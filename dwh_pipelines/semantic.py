@@ -140,6 +140,14 @@ def create_model_tables(conn, schema: str, tables: list[str] = MODEL_TABLES) -> 
         execute_sql_file(conn, SQL_DIR / "tables" / f"{table}.sql", schema=schema)
 
 
+#: the dimensions and their keys: publish replaces only the rows that changed
+DIMENSION_KEYS = {
+    "dim_organization": "organization_key",
+    "dim_vehicle": "vehicle_key",
+    "dim_operating_period": "period_key",
+    "dim_date": "date_key",
+}
+
 #: the per-point tables, partitioned by day (a day written whole is swapped in)
 PARTITIONED = ["int_vehicle_updates", "fact_vehicle_location"]
 
@@ -339,6 +347,8 @@ def publish(settings: Settings, cut: Slice, split: TrackSplit) -> None:
                 "partial_location_days": [day_key(d) for d in days.partial_locations],
             }
             execute_sql_file(conn, SQL_DIR / "publish.sql", params)
+            for table, key in DIMENSION_KEYS.items():
+                execute_sql_file(conn, SQL_DIR / "publish_dimension.sql", table=table, key=key)
             for day in days.whole_updates:
                 adopt_scratch_partition(conn, "prod", UPDATES, day)
             for day in days.whole_locations:

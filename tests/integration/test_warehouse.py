@@ -468,6 +468,32 @@ def test_tracks_continued_over_loads_in_time_order_equal_one_load(platform):
     assert _layer_state(platform) == sliced
 
 
+def test_a_load_rewrites_only_the_dimension_rows_that_changed(platform):
+    """Publish keeps a dimension row the load did not change (the same row version), and
+    replaces the ones it changed: not every period and vehicle version of the history."""
+    start = datetime(2019, 6, 1, 23, 30, tzinfo=UTC)
+    feed = generate_feed(
+        SimulationConfig(vehicles=3, hours=1.0, organizations=2, seed=7, start=start)
+    )
+    names = sorted(feed.objects, key=_feed_time)
+    dims = (
+        "SELECT period_key::text, xmin::text, ROW(p.*)::text"
+        " FROM prod.dim_operating_period p"
+        " UNION ALL SELECT vehicle_key::text, xmin::text, ROW(v.*)::text FROM prod.dim_vehicle v"
+    )
+    upload(platform, {n: feed.objects[n] for n in names[: len(names) // 2]})
+    run_pipeline(platform, "first-half")
+    before = {key: (version, row) for key, version, row in query(platform, "semantic_db", dims)}
+    upload(platform, {n: feed.objects[n] for n in names[len(names) // 2 :]})
+    run_pipeline(platform, "second-half")
+    after = {key: (version, row) for key, version, row in query(platform, "semantic_db", dims)}
+    kept = [k for k in before.keys() & after.keys() if before[k][1] == after[k][1]]
+    assert kept and all(before[k][0] == after[k][0] for k in kept)
+    changed = [k for k in before.keys() & after.keys() if before[k][1] != after[k][1]]
+    assert all(before[k][0] != after[k][0] for k in changed)
+    assert after.keys() - before.keys(), "the second half adds dimension rows"
+
+
 def test_staging_volume_and_registrations_read_the_load_log_and_the_index(platform):
     """volume judges a rebuilt date against the published dates' rows as prod.load_log
     records them (never counting history); unregistered_vehicle_updates finds a vehicle

@@ -1,9 +1,10 @@
--- Publish the semantic model: replace affected periods' facts, rebuilt activity days and
--- the dimensions, and append the continued tracks' new points and the new updates, in the
--- caller's single transaction. The two per-point tables are partitioned by day: the days
--- written whole (whole_update_dates, whole_location_days) are swapped in afterwards
--- (dwh_pipelines.semantic.publish), so only the other days' rows (partial_location_days)
--- are deleted and inserted here, and only their partitions analysed.
+-- Publish the semantic model: replace affected periods' facts and rebuilt activity days,
+-- and append the continued tracks' new points and the new updates, in the caller's single
+-- transaction (the dimensions follow, publish_dimension.sql). The two per-point tables are
+-- partitioned by day: the days written whole (whole_update_dates, whole_location_days) are
+-- swapped in afterwards (dwh_pipelines.semantic.publish), so only the other days' rows
+-- (partial_location_days) are deleted and inserted here, and only their partitions
+-- analysed.
 -- sorts and hashes of a whole day stay in memory instead of spilling to disk
 SET LOCAL work_mem = '256MB';
 SET CONSTRAINTS ALL DEFERRED;
@@ -24,14 +25,6 @@ DELETE FROM prod.fact_client_daily_activity
 DELETE FROM prod.int_vehicle_daily_updates WHERE event_date = ANY(%(dates)s);
 DELETE FROM prod.int_period_daily_distance
  WHERE period_key IN (SELECT period_key FROM dev.affected_periods);
-DELETE FROM prod.dim_organization;
-DELETE FROM prod.dim_vehicle;
-DELETE FROM prod.dim_operating_period;
-DELETE FROM prod.dim_date;
-INSERT INTO prod.dim_organization SELECT * FROM dev.dim_organization;
-INSERT INTO prod.dim_vehicle SELECT * FROM dev.dim_vehicle;
-INSERT INTO prod.dim_operating_period SELECT * FROM dev.dim_operating_period;
-INSERT INTO prod.dim_date SELECT * FROM dev.dim_date;
 -- in time order: each organization's rows append to its end of the (organization, time)
 -- btree instead of writing all over it
 INSERT INTO prod.int_vehicle_updates SELECT * FROM dev.int_vehicle_updates
