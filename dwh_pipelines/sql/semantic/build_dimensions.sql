@@ -239,16 +239,15 @@ SELECT organization_id, vehicle_id, date_key, event_date, updates FROM update_gr
 -- dwh_pipelines.semantic.build_dev).
 INSERT INTO dev.track_period_days
 WITH daily AS (
-    SELECT organization_id, date_key, sum(updates) AS updates
-      FROM (SELECT organization_id, date_key, updates FROM prod.int_vehicle_daily_updates
+    SELECT organization_id, date_key, sum(updates) AS updates,
+           sum(updates) FILTER (WHERE new) AS new_updates
+      FROM (SELECT organization_id, date_key, updates, false AS new
+              FROM prod.int_vehicle_daily_updates
              WHERE event_date <> ALL(%(dates)s::date[])
             UNION ALL
-            SELECT organization_id, date_key, updates FROM dev.int_vehicle_daily_updates) u
+            SELECT organization_id, date_key, updates, true
+              FROM dev.int_vehicle_daily_updates) u
      GROUP BY 1, 2
-),
-new_daily AS (
-    SELECT organization_id, date_key, sum(updates) AS updates
-      FROM dev.int_vehicle_daily_updates GROUP BY 1, 2
 ),
 periods AS (
     SELECT p.period_key, p.organization_id, p.period_start, p.period_finish,
@@ -263,19 +262,14 @@ periods AS (
 ),
 -- a continued track takes only its new positions: those days, and those updates
 days AS (
-    SELECT p.period_key, d.date_key, d.updates, p.period_start, p.period_finish,
+    SELECT p.period_key, d.date_key,
+           CASE WHEN p.continued THEN d.new_updates ELSE d.updates END AS updates,
+           p.period_start, p.period_finish,
            to_date(d.date_key::text, 'YYYYMMDD')::timestamptz AS day
       FROM periods p
       JOIN daily d ON d.organization_id = p.organization_id
                   AND d.date_key BETWEEN p.first_day AND p.last_day
-     WHERE NOT p.continued
-    UNION ALL
-    SELECT p.period_key, d.date_key, d.updates, p.period_start, p.period_finish,
-           to_date(d.date_key::text, 'YYYYMMDD')::timestamptz
-      FROM periods p
-      JOIN new_daily d ON d.organization_id = p.organization_id
-                      AND d.date_key BETWEEN p.first_day AND p.last_day
-     WHERE p.continued
+     WHERE NOT p.continued OR d.new_updates IS NOT NULL
 )
 SELECT period_key, date_key,
        updates * greatest(0, date_part('epoch', least(period_finish, day + interval '1 day')
