@@ -94,7 +94,6 @@ COMMENT ON COLUMN ops.lake_batches.quarantined_lines IS 'Lines written to the qu
 COMMENT ON COLUMN ops.lake_batches.event_dates IS 'Event dates (UTC, from the event time) the batch wrote to.';
 COMMENT ON COLUMN ops.lake_batches.files IS 'Lake keys of the Parquet files written.';
 COMMENT ON COLUMN ops.lake_batches.schema_drift IS 'Fields seen in the input that the schema does not know (ignored by policy, listed here).';
-COMMENT ON COLUMN ops.lake_batches.expired_at IS 'When retention deleted the batch''s files, every event date it wrote being past the retention (null: held). Its counts then leave the rows-held figures.';
 
 CREATE TABLE IF NOT EXISTS ops.task_runs (
     id            bigserial   PRIMARY KEY,
@@ -183,6 +182,8 @@ BEGIN
         ALTER TABLE ops.lake_batches ADD COLUMN expired_at timestamptz;
     END IF;
 END $$;
+-- after the DO block: on tables from before it, the column exists only from there
+COMMENT ON COLUMN ops.lake_batches.expired_at IS 'When retention deleted the batch''s files, every event date it wrote being past the retention (null: held). Its counts then leave the rows-held figures.';
 COMMENT ON TABLE ops.layer_partitions IS 'Last write of each event-date partition per layer (lake, raw, staging, semantic, dwh); a partition whose upstream is newer is rebuilt. Also the per-layer accounting of rows.';
 COMMENT ON COLUMN ops.layer_partitions.layer IS 'lake, raw, staging, semantic or dwh.';
 COMMENT ON COLUMN ops.layer_partitions.event_date IS 'Event date (UTC) of the partition.';
