@@ -31,6 +31,7 @@ from pipeline_core.db import (
     range_bound,
     split_ranges,
 )
+from pipeline_core.logs import log_event
 from pipeline_core.settings import OPS_DATABASE, Settings
 
 LAYERS = ("lake", "raw", "staging", "semantic", "dwh")
@@ -796,7 +797,11 @@ def set_aside_unpartitioned(conn: psycopg.Connection, schema: str, table: str) -
 
 
 def move_into_partitions(conn: psycopg.Connection, schema: str, table: str, old: str) -> None:
-    """Copy an older installation's rows (see ``set_aside_unpartitioned``) date by date."""
+    """Copy an older installation's rows (see ``set_aside_unpartitioned``) date by date,
+    then drop the old table with the views over it: governance's masked views followed it
+    when it was renamed, and governance re-creates them over the new table on its next
+    apply (main_dag's next step; until then masked readers see nothing of it, not the old
+    rows)."""
     source = sql.Identifier(schema, old)
     columns = sql.SQL(", ").join(
         sql.Identifier(r[0])
@@ -822,4 +827,16 @@ def move_into_partitions(conn: psycopg.Connection, schema: str, table: str, old:
         days = [key_day(k) for k in days]
     for day in days:
         replace_date_partition(conn, schema, table, day, fill)
-    conn.execute(sql.SQL("DROP TABLE {}").format(source))
+    views = [
+        name
+        for (name,) in conn.execute(
+            "SELECT DISTINCT v.oid::regclass::text FROM pg_catalog.pg_depend d"
+            " JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid"
+            " JOIN pg_catalog.pg_class v ON v.oid = w.ev_class"
+            " WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass"
+            " AND d.refobjid = %s::regclass AND v.oid <> d.refobjid ORDER BY 1",
+            (f"{schema}.{old}",),
+        ).fetchall()
+    ]
+    conn.execute(sql.SQL("DROP TABLE {} CASCADE").format(source))
+    log_event("partitions.moved", table=f"{schema}.{table}", days=len(days), dropped_views=views)

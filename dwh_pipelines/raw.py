@@ -139,8 +139,9 @@ def load_raw(
     with audited(settings, run_id, "raw.load") as audit:
         with transaction(settings, "raw_db") as conn:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.raw'))")
-            old = set_aside_unpartitioned(conn, "raw", PARTITIONED)
+            # load_seq first: the set-aside table is moved with the new table's columns
             add_missing_load_seq(conn, "raw", DATASETS)
+            old = set_aside_unpartitioned(conn, "raw", PARTITIONED)
             execute_sql_file(conn, SQL_DIR / "schema.sql")
             if old is not None:
                 move_into_partitions(conn, "raw", PARTITIONED, old)

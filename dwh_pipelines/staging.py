@@ -105,8 +105,9 @@ PARTITIONED = "stg_vehicle_events"
 
 def _ensure_prod(conn) -> None:
     """prod's tables and load log; an older installation's plain table is partitioned."""
-    old = set_aside_unpartitioned(conn, "prod", PARTITIONED)
+    # load_seq first: the set-aside table is moved with the new table's columns
     add_missing_load_seq(conn, "prod", ["stg_vehicle_events", "stg_operating_period_events"])
+    old = set_aside_unpartitioned(conn, "prod", PARTITIONED)
     execute_sql_file(conn, SQL_DIR / "schema.sql", schema="prod")
     if old is not None:
         move_into_partitions(conn, "prod", PARTITIONED, old)

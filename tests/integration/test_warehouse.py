@@ -12,6 +12,7 @@ from data_lake.convert import convert
 from data_lake.extract import extract
 from data_lake.simulate import SimulationConfig, generate_feed, upload_feed
 from dwh_pipelines import semantic, staging
+from dwh_pipelines.governance import apply_governance
 from dwh_pipelines.partitions import Slice
 from dwh_pipelines.quality import DataQualityError, run_check
 from dwh_pipelines.raw import SQL_DIR as RAW_SQL_DIR
@@ -38,8 +39,19 @@ def upload(settings, objects: dict[str, bytes]) -> None:
     put_source(settings, objects)
 
 
+#: the masked views governance makes over the per-event tables (location columns)
+MASKED = [
+    ("raw_db", "raw_masked.vehicle_events", "raw.vehicle_events"),
+    ("staging_db", "prod_masked.stg_vehicle_events", "prod.stg_vehicle_events"),
+    ("semantic_db", "prod_masked.fact_vehicle_location", "prod.fact_vehicle_location"),
+]
+
+
 def test_older_plain_tables_are_moved_into_date_partitions(platform):
-    """An installation from before partitioning keeps its rows; a date is then swapped."""
+    """An installation from before partitioning keeps its rows; a date is then swapped.
+    Raw's and staging's per-event tables are from before ``load_seq`` too, and governance
+    had masked views over the plain tables: they go with the old tables, and governance's
+    next apply makes them over the partitioned ones."""
     feed = generate_feed(SimulationConfig(vehicles=3, hours=0.2, organizations=2, seed=4))
     upload_feed(feed, s3_client(platform), platform.source_bucket, prefix=platform.source_prefix)
     run_pipeline(platform, "run-1")
@@ -47,11 +59,12 @@ def test_older_plain_tables_are_moved_into_date_partitions(platform):
     points = ["prod.int_vehicle_updates", "prod.fact_vehicle_location"]
     points_before = snapshot(platform, points, "semantic_db")
     layouts = [  # (database, table, its key and an index in the previous release)
-        ("raw_db", "raw.vehicle_events", None, "event_date, load_seq"),
-        ("staging_db", "prod.stg_vehicle_events", "event_key", "event_date, load_seq"),
+        ("raw_db", "raw.vehicle_events", None, "event_date"),
+        ("staging_db", "prod.stg_vehicle_events", "event_key", "event_date"),
         ("semantic_db", "prod.int_vehicle_updates", None, "event_date"),
         ("semantic_db", "prod.fact_vehicle_location", "period_key, vehicle_id, point_no", None),
     ]
+    before_load_seq = {"raw.vehicle_events", "prod.stg_vehicle_events"}
     for database, table, key, index in layouts:
         with connect(platform, database) as conn:  # the layout of the previous release
             schema, name = table.split(".")
@@ -59,6 +72,8 @@ def test_older_plain_tables_are_moved_into_date_partitions(platform):
             conn.execute(sql.SQL("CREATE TABLE {} AS SELECT * FROM {}").format(plain, parent))
             conn.execute(sql.SQL("DROP TABLE {} CASCADE").format(parent))
             conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(plain, sql.Identifier(name)))
+            if table in before_load_seq:
+                conn.execute(sql.SQL("ALTER TABLE {} DROP COLUMN load_seq").format(parent))
             if key:
                 conn.execute(sql.SQL(f"ALTER TABLE {{}} ADD PRIMARY KEY ({key})").format(parent))
             if index:
@@ -68,9 +83,21 @@ def test_older_plain_tables_are_moved_into_date_partitions(platform):
                     )
                 )
             conn.commit()
+    apply_governance(platform)  # masked views over the plain tables
+    for database, view, _ in MASKED:
+        assert query(platform, database, "SELECT to_regclass(%s)", (view,)) != [(None,)], view
 
     # each layer moves the rows on its next run
     run_pipeline(platform, "run-2")  # nothing new: only the layout changes
+    apply_governance(platform)
+    for database, view, table in MASKED:
+        count = sql.SQL("SELECT count(*) FROM {}")
+        with connect(platform, database) as conn:
+            masked, rows = (
+                conn.execute(count.format(sql.Identifier(*name.split(".")))).fetchone()
+                for name in (view, table)
+            )
+        assert masked == rows and rows[0] > 0, view
     partitions = """SELECT c.relkind::text,
                            (SELECT count(*) FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid)
                       FROM pg_catalog.pg_class c WHERE c.oid = %s::regclass"""
