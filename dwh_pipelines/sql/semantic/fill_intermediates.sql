@@ -1,5 +1,6 @@
 -- The daily intermediates arrived after the model: fill them once from what prod holds
--- (a no-op on a new platform and on every later run).
+-- (a no-op on a new platform and on every later run). Day keys are UTC days, as the build's.
+SET LOCAL TimeZone = 'UTC';
 INSERT INTO prod.int_vehicle_daily_updates
 SELECT organization_id, vehicle_id, to_char(location_at, 'YYYYMMDD')::integer, event_date,
        count(*)
