@@ -6,8 +6,8 @@ download of the objects and (b) a bare COPY of the same lines into one table; th
 ``total_s / (baseline_download_s + baseline_copy_s)`` says how close the pipeline is to
 the machine's own limits. The day's last 15 minutes (900 objects) are held back and
 loaded by a second, incremental run, timed next to the full one. Each task runs in its own
-process, and the mapped lake tasks (extract shards, convert batches) FLEET_MAP_PARALLELISM
-at once, as main_dag runs them.
+fresh process, and the mapped lake tasks (extract shards, convert batches)
+FLEET_MAP_PARALLELISM at once, as main_dag runs them.
 
     python bench/bench.py [--size 1.0] [--vehicles 100] [--out bench/results.json]
     (SIZE other than 1 writes bench/results-size-<SIZE>.json)
@@ -89,7 +89,10 @@ def _run_stage(name: str, settings, run_id: str, parallelism: int) -> tuple[floa
     if mapped is None or not items:
         return end - start, peak
     plan_s = end - start
-    with ProcessPoolExecutor(max_workers=parallelism, mp_context=context) as pool:
+    # a fresh process per task instance, as Airflow runs them: each peak is the task's own
+    with ProcessPoolExecutor(
+        max_workers=parallelism, mp_context=context, max_tasks_per_child=1
+    ) as pool:
         done = list(pool.map(partial(_task_in_child, mapped, settings, run_id), items))
     first, last = min(d[0] for d in done), max(d[1] for d in done)
     return plan_s + last - first, max([peak] + [d[2] for d in done])
