@@ -170,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         f"    reports: {settings.reports_dir / 'index.html'}"
         f" (data docs: {settings.reports_dir / 'data_docs.html'})"
     )
+    _say(
+        "    the stack keeps running: make -s dsn prints dwh_db's URI for psql or any client,"
+        " make airflow opens the Airflow UI, make down stops it (data kept)"
+    )
     _say(f"done in {summary['run']['seconds']} s")
     return 0
 
