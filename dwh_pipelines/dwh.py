@@ -82,9 +82,10 @@ def build_dwh(settings: Settings, run_id: str, *, dates: Iterable[date] = ()) ->
                     execute_sql_file(dwh, SQL_DIR / "build_marts.sql")
                     dwh.execute("SET CONSTRAINTS ALL IMMEDIATE")  # check the star's keys now
                     execute_sql_file(dwh, SQL_DIR / "indexes.sql")
-            # the star is copied whole, so its row count belongs to the run, not to a date
-            result.counts = {d: PartitionCounts() for d in result.event_dates}
-            record_partitions(settings, result, run_id)
+                    # the star is copied whole, so its row count belongs to the run, not to
+                    # a date; ops is in this database, so the record commits with the marts
+                    result.counts = {d: PartitionCounts() for d in result.event_dates}
+                    record_partitions(dwh, result, run_id)
             audit.rows_out = copied
         audit.details = result.as_dict()
     return result

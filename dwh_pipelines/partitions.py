@@ -11,18 +11,23 @@ Two grains of incremental work:
   watermark in its publish transaction. A 15-minute run therefore moves 15 minutes of rows,
   and a crash anywhere leaves a watermark that matches the data.
 
-``ops.layer_partitions`` keeps the per-date accounting either way (appends add to it).
+``ops.layer_partitions`` keeps the per-date accounting either way (appends add to it). raw,
+staging and semantic publish in their own databases, so each stages its load's accounting in
+the publish transaction (``<schema>.unrecorded_accounting``) and moves it into ops after,
+exactly once (``record_accounting``): a run stopped in between loses neither the figures nor
+the next layer's cue to rebuild. dwh publishes in the ops database and records directly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from pipeline_core.db import (
     connect,
@@ -103,46 +108,118 @@ def dirty_dates(settings: Settings, layer: str, extra: Iterable[date] = ()) -> l
     return sorted({r[0] for r in rows} | set(extra))
 
 
-def record_partitions(settings: Settings, result: LayerResult, run_id: str) -> None:
-    """Mark the dates as written now, with their accounting (added to for appended dates)."""
-    with connect(settings, OPS_DATABASE) as conn:
-        with conn.cursor() as cur:
-            # an appended date adds to its accounting, unless retention expired the date
-            cur.executemany(
-                """INSERT INTO ops.layer_partitions AS p
-                       (layer, event_date, loaded_at, run_id, rows_in, rows_out,
-                        duplicates_removed, rejected)
-                   VALUES (%(layer)s, %(day)s, clock_timestamp(), %(run_id)s, %(rows_in)s,
-                           %(rows_out)s, %(duplicates_removed)s, %(rejected)s)
-                   ON CONFLICT (layer, event_date) DO UPDATE
-                      SET loaded_at = excluded.loaded_at, run_id = excluded.run_id,
-                          expired_at = NULL,
-                          rows_in = excluded.rows_in
-                              + CASE WHEN %(add)s AND p.expired_at IS NULL
-                                     THEN p.rows_in ELSE 0 END,
-                          rows_out = excluded.rows_out
-                              + CASE WHEN %(add)s AND p.expired_at IS NULL
-                                     THEN p.rows_out ELSE 0 END,
-                          duplicates_removed = excluded.duplicates_removed
-                              + CASE WHEN %(add)s AND p.expired_at IS NULL
-                                     THEN p.duplicates_removed ELSE 0 END,
-                          rejected = excluded.rejected
-                              + CASE WHEN %(add)s AND p.expired_at IS NULL
-                                     THEN p.rejected ELSE 0 END""",
-                [
-                    {
-                        "layer": result.layer,
-                        "day": d,
-                        "run_id": run_id,
-                        "rows_in": c.rows_in,
-                        "rows_out": c.rows_out,
-                        "duplicates_removed": c.duplicates_removed,
-                        "rejected": c.rejected,
-                        "add": d in result.appended,
-                    }
-                    for d, c in result.counts.items()
-                ],
-            )
+def record_partitions(conn: psycopg.Connection, result: LayerResult, run_id: str) -> None:
+    """Mark the dates as written now, with their accounting (added to for appended dates),
+    on ``conn`` (the ops database), in the caller's transaction."""
+    with conn.cursor() as cur:
+        # an appended date adds to its accounting, unless retention expired the date
+        cur.executemany(
+            """INSERT INTO ops.layer_partitions AS p
+                   (layer, event_date, loaded_at, run_id, rows_in, rows_out,
+                    duplicates_removed, rejected)
+               VALUES (%(layer)s, %(day)s, clock_timestamp(), %(run_id)s, %(rows_in)s,
+                       %(rows_out)s, %(duplicates_removed)s, %(rejected)s)
+               ON CONFLICT (layer, event_date) DO UPDATE
+                  SET loaded_at = excluded.loaded_at, run_id = excluded.run_id,
+                      expired_at = NULL,
+                      rows_in = excluded.rows_in
+                          + CASE WHEN %(add)s AND p.expired_at IS NULL
+                                 THEN p.rows_in ELSE 0 END,
+                      rows_out = excluded.rows_out
+                          + CASE WHEN %(add)s AND p.expired_at IS NULL
+                                 THEN p.rows_out ELSE 0 END,
+                      duplicates_removed = excluded.duplicates_removed
+                          + CASE WHEN %(add)s AND p.expired_at IS NULL
+                                 THEN p.duplicates_removed ELSE 0 END,
+                      rejected = excluded.rejected
+                          + CASE WHEN %(add)s AND p.expired_at IS NULL
+                                 THEN p.rejected ELSE 0 END""",
+            [
+                {
+                    "layer": result.layer,
+                    "day": d,
+                    "run_id": run_id,
+                    "rows_in": c.rows_in,
+                    "rows_out": c.rows_out,
+                    "duplicates_removed": c.duplicates_removed,
+                    "rejected": c.rejected,
+                    "add": d in result.appended,
+                }
+                for d, c in result.counts.items()
+            ],
+        )
+
+
+def _counts_json(result: LayerResult) -> dict:
+    return {
+        d.isoformat(): {**asdict(c), "appended": d in result.appended}
+        for d, c in sorted(result.counts.items())
+    }
+
+
+def _result_from_json(layer: str, counts: dict) -> LayerResult:
+    result = LayerResult(layer, sorted(date.fromisoformat(d) for d in counts))
+    for day, c in counts.items():
+        d = date.fromisoformat(day)
+        if c.pop("appended"):
+            result.appended.add(d)
+        result.counts[d] = PartitionCounts(**c)
+    return result
+
+
+def stage_accounting(
+    conn: psycopg.Connection, schema: str, result: LayerResult, run_id: str
+) -> None:
+    """Keep the load's accounting in the layer's own database, in the caller's (publishing)
+    transaction, until ``record_accounting`` has moved it into ops (another database): a run
+    that stops between the two loses neither the figures nor the next layer's cue to
+    rebuild (``dirty_dates``)."""
+    conn.execute(
+        sql.SQL("INSERT INTO {} (layer, run_id, counts) VALUES (%s, %s, %s)").format(
+            sql.Identifier(schema, "unrecorded_accounting")
+        ),
+        (result.layer, run_id, Jsonb(_counts_json(result))),
+    )
+
+
+def record_accounting(settings: Settings, database: str, schema: str) -> int:
+    """Move the layer's staged accountings into ``ops.layer_partitions``, oldest first, each
+    exactly once: ops notes each one it applies in the same transaction
+    (``ops.recorded_accounting``), so a replay after a stop between ops' commit and the
+    delete here skips it; the note goes once the delete is done. Each build calls it before
+    it starts and after it publishes. Returns how many it moved."""
+    source = f"{database}.{schema}"
+    outbox = sql.Identifier(schema, "unrecorded_accounting")
+    with connect(settings, database) as layer, connect(settings, OPS_DATABASE) as ops:
+        exists = layer.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (f"{schema}.unrecorded_accounting",)
+        ).fetchone()[0]
+        staged = (
+            layer.execute(
+                sql.SQL("SELECT id, layer, run_id, counts FROM {} ORDER BY seq").format(outbox)
+            ).fetchall()
+            if exists
+            else []  # a layer's first run: its load log is made with its first publish
+        )
+        layer.commit()
+        for outbox_id, layer_name, run_id, counts in staged:
+            with ops.transaction():
+                new = ops.execute(
+                    "INSERT INTO ops.recorded_accounting (outbox_id, source) VALUES (%s, %s)"
+                    " ON CONFLICT DO NOTHING",
+                    (outbox_id, source),
+                ).rowcount
+                if new:
+                    record_partitions(ops, _result_from_json(layer_name, counts), run_id)
+            with layer.transaction():
+                layer.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(outbox), (outbox_id,))
+            with ops.transaction():
+                ops.execute(
+                    "DELETE FROM ops.recorded_accounting WHERE outbox_id = %s", (outbox_id,)
+                )
+    if staged:
+        log_event("accounting.recorded", source=source, loads=len(staged))
+    return len(staged)
 
 
 @dataclass

@@ -28,9 +28,10 @@ from dwh_pipelines.partitions import (
     log_load,
     move_into_partitions,
     next_load_seq,
-    record_partitions,
+    record_accounting,
     replace_date_partition,
     set_aside_unpartitioned,
+    stage_accounting,
 )
 from dwh_pipelines.transfer import copy_arrow
 from pipeline_core.arrow_utils import constant
@@ -133,6 +134,7 @@ def load_raw(
     """Bring raw_db up to the lake for every dirty date: append new files, or replace
     the date whole (``dates``, or when its loaded files changed)."""
     ensure_ops_schema(settings)
+    record_accounting(settings, "raw_db", "raw")  # a stopped run's, before the dates are read
     fs = fs or arrow_filesystem(settings)
     whole = set(dates)
     result = LayerResult("raw", dirty_dates(settings, "raw", dates))
@@ -181,7 +183,8 @@ def load_raw(
                 result.appended,
                 run_id,
             )
-        record_partitions(settings, result, run_id)
+            stage_accounting(conn, "raw", result, run_id)
+        record_accounting(settings, "raw_db", "raw")
         totals = result.totals()
         audit.rows_in, audit.rows_out = totals.rows_in, totals.rows_out
         audit.details = result.as_dict()

@@ -37,10 +37,11 @@ from dwh_pipelines.partitions import (
     move_into_partitions,
     partition_days,
     pending_slice,
-    record_partitions,
+    record_accounting,
     scratch_partition,
     set_aside_unpartitioned,
     split_by_first_write,
+    stage_accounting,
 )
 from dwh_pipelines.quality import Check, gate, run_checks
 from dwh_pipelines.transfer import relay
@@ -330,10 +331,12 @@ def _partition_days(conn, cut: Slice) -> _PublishDays:
     )
 
 
-def publish(settings: Settings, cut: Slice, split: TrackSplit) -> None:
+def publish(
+    settings: Settings, cut: Slice, split: TrackSplit, result: LayerResult, run_id: str
+) -> None:
     """Replace the affected facts, the rebuilt dates' updates and the dimensions, append
-    the new updates and move the watermark, atomically (``split``: how build_dev wrote the
-    tracks)."""
+    the new updates, move the watermark and stage the accounting, atomically (``split``:
+    how build_dev wrote the tracks)."""
     with connect(settings, "semantic_db") as conn:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet.semantic.prod'))")
@@ -360,6 +363,7 @@ def publish(settings: Settings, cut: Slice, split: TrackSplit) -> None:
                 for day in added:
                     analyze_if_grown(conn, "prod", table, day)
             advance_watermark(conn, "prod", cut)
+            stage_accounting(conn, "prod", result, run_id)
 
 
 def build_semantic(
@@ -372,6 +376,7 @@ def build_semantic(
     """Write (dev), audit (checks), publish (prod) the semantic model for staging's new
     loads (``dates`` rebuilt whole)."""
     ensure_ops_schema(settings)
+    record_accounting(settings, "semantic_db", "prod")  # a stopped run's
     cut = pending(settings, dates)
     result = LayerResult("semantic", cut.dates, appended=set(cut.append))
     with audited(settings, run_id, "semantic.build") as audit:
@@ -388,8 +393,8 @@ def build_semantic(
                 params={"max_kmh": settings.max_speed_kmh},
             )
             gate("semantic", results, result.event_dates)
-            publish(settings, cut, split)
-            record_partitions(settings, result, run_id)
+            publish(settings, cut, split, result, run_id)
+            record_accounting(settings, "semantic_db", "prod")
         totals = result.totals()
         audit.rows_in, audit.rows_out = totals.rows_in, totals.rows_out
         audit.details = result.as_dict()

@@ -27,9 +27,10 @@ from dwh_pipelines.partitions import (
     move_into_partitions,
     next_load_seq,
     pending_slice,
-    record_partitions,
+    record_accounting,
     set_aside_unpartitioned,
     split_by_first_write,
+    stage_accounting,
 )
 from dwh_pipelines.quality import Check, gate, run_checks
 from dwh_pipelines.transfer import relay
@@ -194,6 +195,7 @@ def publish(
             execute_sql_file(conn, SQL_DIR / "publish_appended.sql", {"append_dates": appended})
             rows = {d: c.rows_out for d, c in result.counts.items()}
             log_load(conn, "prod", load_seq, rows, result.appended, run_id)
+            stage_accounting(conn, "prod", result, run_id)
             advance_watermark(conn, "prod", cut)
 
 
@@ -206,6 +208,7 @@ def build_staging(
 ) -> LayerResult:
     """Write (dev), audit (checks), publish (prod) raw's new loads (``dates`` whole)."""
     ensure_ops_schema(settings)
+    record_accounting(settings, "staging_db", "prod")  # a stopped run's
     cut = pending(settings, dates)
     result = LayerResult("staging", cut.dates, appended=set(cut.append))
     with audited(settings, run_id, "staging.build") as audit:
@@ -225,7 +228,7 @@ def build_staging(
             )
             gate("staging", results, result.event_dates)
             publish(settings, result, cut, load_seq, run_id)
-            record_partitions(settings, result, run_id)
+            record_accounting(settings, "staging_db", "prod")
         totals = result.totals()
         audit.rows_in, audit.rows_out = totals.rows_in, totals.rows_out
         audit.rows_rejected = totals.rejected

@@ -31,3 +31,19 @@ COMMENT ON TABLE {schema}.watermarks IS 'The last upstream load this layer has p
 COMMENT ON COLUMN {schema}.watermarks.upstream IS 'Upstream load log, as database.schema.';
 COMMENT ON COLUMN {schema}.watermarks.load_seq IS 'Highest upstream load_seq already published here.';
 COMMENT ON COLUMN {schema}.watermarks.updated_at IS 'When it last moved.';
+
+CREATE TABLE IF NOT EXISTS {schema}.unrecorded_accounting (
+    seq        bigserial   PRIMARY KEY,
+    id         uuid        NOT NULL UNIQUE DEFAULT gen_random_uuid(),
+    layer      text        NOT NULL,
+    run_id     text        NOT NULL,
+    counts     jsonb       NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE {schema}.unrecorded_accounting IS 'A published load''s per-date accounting, written in its publish transaction and deleted once ops.layer_partitions holds it (ops.recorded_accounting says which were applied): a run that stops between the two loses neither the figures nor the next layer''s cue to rebuild.';
+COMMENT ON COLUMN {schema}.unrecorded_accounting.seq IS 'Order of the publishes: recorded oldest first.';
+COMMENT ON COLUMN {schema}.unrecorded_accounting.id IS 'The key ops.recorded_accounting keeps (random, so a re-created database never reuses one).';
+COMMENT ON COLUMN {schema}.unrecorded_accounting.layer IS 'raw, staging or semantic.';
+COMMENT ON COLUMN {schema}.unrecorded_accounting.run_id IS 'Run that published the load.';
+COMMENT ON COLUMN {schema}.unrecorded_accounting.counts IS 'Per event date: rows_in, rows_out, duplicates_removed, rejected, and whether the date was appended to (its counts add up) or replaced.';
+COMMENT ON COLUMN {schema}.unrecorded_accounting.created_at IS 'When the publish began.';

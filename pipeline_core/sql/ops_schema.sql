@@ -195,6 +195,16 @@ COMMENT ON COLUMN ops.layer_partitions.duplicates_removed IS 'Exact duplicates a
 COMMENT ON COLUMN ops.layer_partitions.rejected IS 'Rows rejected by a data-quality rule, with their reason kept in the layer.';
 COMMENT ON COLUMN ops.layer_partitions.expired_at IS 'When retention deleted the partition''s rows (null: held). The row stays, so the date is not rebuilt and its history is kept, but it leaves the rows-held figures; a new load of the date clears it.';
 
+CREATE TABLE IF NOT EXISTS ops.recorded_accounting (
+    outbox_id   uuid        PRIMARY KEY,
+    source      text        NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE ops.recorded_accounting IS 'Staged accountings (<database>.<schema>.unrecorded_accounting) that ops.layer_partitions holds, written in the same transaction, so one is applied once even if the run stops before it is deleted there; the row goes once that delete is done.';
+COMMENT ON COLUMN ops.recorded_accounting.outbox_id IS 'unrecorded_accounting.id in the layer''s database.';
+COMMENT ON COLUMN ops.recorded_accounting.source IS 'The layer''s database and schema, as database.schema.';
+COMMENT ON COLUMN ops.recorded_accounting.recorded_at IS 'When ops.layer_partitions took it.';
+
 CREATE TABLE IF NOT EXISTS ops.dq_results (
     id            bigserial   PRIMARY KEY,
     run_id        text        NOT NULL,

@@ -11,11 +11,12 @@ import psycopg
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
+from data_lake.convert import convert
 from data_lake.extract import extract
 from dwh_pipelines.raw import load_raw
 from pipeline_core import stack
 from pipeline_core.settings import S3Target
-from tests.helpers import query, run_pipeline, seed_simulated
+from tests.helpers import query, reset_platform, run_pipeline, seed_simulated, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -126,3 +127,54 @@ def test_mapped_lake_tasks_retry_and_overlap_exactly_once(platform):
         "SELECT sum(objects), sum(input_lines) FROM ops.lake_batches"
         " WHERE converted_at IS NOT NULL",
     ) == [(objects, feed.stats["lines"])]
+
+
+#: the per-date accounting of every layer, as ops holds it
+ACCOUNTING = """SELECT layer, event_date, rows_in, rows_out, duplicates_removed, rejected
+                  FROM ops.layer_partitions ORDER BY 1, 2"""
+
+
+def test_a_stop_between_a_publish_and_ops_loses_no_accounting(platform, monkeypatch):
+    """raw, staging and semantic publish in their own databases and then record the
+    accounting in ops (dwh_db). A run stopped between the two leaves it staged beside the
+    publish; the retry records it once, and dwh, which takes its cue from semantic's record,
+    still rebuilds. Figures and marts equal a run that never stopped."""
+    from dwh_pipelines import raw, semantic, staging
+    from dwh_pipelines.dwh import build_dwh
+
+    seed_simulated(platform, vehicles=3, hours=0.2, organizations=2, seed=24)
+    run_pipeline(platform, "clean")
+    clean = query(platform, "dwh_db", ACCOUNTING), snapshot(platform)
+    reset_platform(platform)
+    seed_simulated(platform, vehicles=3, hours=0.2, organizations=2, seed=24)
+    extract(platform, "stopped")
+    convert(platform, "stopped")
+
+    for module, build in (
+        (raw, raw.load_raw),
+        (staging, staging.build_staging),
+        (semantic, semantic.build_semantic),
+    ):
+        real, calls = module.record_accounting, []
+
+        def stop_after_publish(settings, database, schema, real=real, calls=calls):
+            calls.append(database)
+            if len(calls) == 2:  # the first call replays, the second follows the publish
+                raise RuntimeError(f"stopped after publishing {database}")
+            return real(settings, database, schema)
+
+        monkeypatch.setattr(module, "record_accounting", stop_after_publish)
+        with pytest.raises(RuntimeError, match="stopped after publishing"):
+            build(platform, "stopped")
+        monkeypatch.setattr(module, "record_accounting", real)
+        if module is semantic:  # semantic's dates are not recorded yet: dwh has no cue
+            assert build_dwh(platform, "stopped").event_dates == []
+        build(platform, "retry")  # Airflow's retry: records what the stopped run published
+    build_dwh(platform, "retry")
+    assert (query(platform, "dwh_db", ACCOUNTING), snapshot(platform)) == clean
+    for database, outbox in (
+        ("raw_db", "SELECT count(*) FROM raw.unrecorded_accounting"),
+        ("staging_db", "SELECT count(*) FROM prod.unrecorded_accounting"),
+        ("semantic_db", "SELECT count(*) FROM prod.unrecorded_accounting"),
+    ):
+        assert query(platform, database, outbox) == [(0,)], database

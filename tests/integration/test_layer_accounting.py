@@ -9,10 +9,18 @@ from datetime import date
 import pytest
 
 from dwh_pipelines.governance.privacy import _mark_expired
-from dwh_pipelines.partitions import LayerResult, PartitionCounts, record_partitions
+from dwh_pipelines.partitions import (
+    LayerResult,
+    PartitionCounts,
+    ensure_load_log,
+    record_accounting,
+    record_partitions,
+    stage_accounting,
+)
 from pipeline_core.audit import ensure_ops_schema
 from pipeline_core.db import connect
 from pipeline_core.settings import OPS_DATABASE
+from tests.helpers import query
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +34,8 @@ def _record(settings, rows_out: int, *, appended: bool) -> None:
         {DAY: PartitionCounts(rows_in=rows_out + 1, rows_out=rows_out, duplicates_removed=1)},
         {DAY} if appended else set(),
     )
-    record_partitions(settings, result, "test")
+    with connect(settings, OPS_DATABASE) as conn:
+        record_partitions(conn, result, "test")
 
 
 def _accounting(settings) -> tuple:
@@ -76,3 +85,44 @@ def test_retention_marks_the_accounting_of_what_it_deleted(platform):
     assert sorted(expired) == [("2019-06-01",), ("old",)]
     # marking again changes nothing
     assert set(_mark_expired(platform, date(2019, 6, 2)).values()) == {0}
+
+
+def test_a_staged_accounting_is_recorded_once_even_when_its_delete_was_lost(platform):
+    """Staged in the layer's database with its publish, moved into ops by the next
+    ``record_accounting``. One whose ops transaction committed but whose delete there did
+    not (a stop in between) is deleted without being applied again."""
+    ensure_ops_schema(platform)
+    with connect(platform, "staging_db") as conn:
+        conn.execute("CREATE SCHEMA prod")
+        ensure_load_log(conn, "prod")
+        for rows_out in (10, 5):
+            result = LayerResult(
+                "staging", [DAY], {DAY: PartitionCounts(rows_in=rows_out, rows_out=rows_out)}
+            )
+            if rows_out == 5:
+                result.appended.add(DAY)
+            stage_accounting(conn, "prod", result, "test")
+        conn.commit()
+    assert record_accounting(platform, "staging_db", "prod") == 2
+    assert _accounting(platform) == (15, 15, 0, False)
+
+    with connect(platform, "staging_db") as conn:
+        appended = LayerResult(
+            "staging", [DAY], {DAY: PartitionCounts(rows_in=3, rows_out=3)}, {DAY}
+        )
+        stage_accounting(conn, "prod", appended, "test")
+        (outbox_id,) = conn.execute("SELECT id FROM prod.unrecorded_accounting").fetchone()
+        conn.commit()
+    with connect(platform, OPS_DATABASE) as conn:  # as if ops took it and the run stopped
+        record_partitions(conn, appended, "test")
+        conn.execute(
+            "INSERT INTO ops.recorded_accounting (outbox_id, source) VALUES (%s, %s)",
+            (outbox_id, "staging_db.prod"),
+        )
+    assert _accounting(platform) == (18, 18, 0, False)
+    assert record_accounting(platform, "staging_db", "prod") == 1
+    assert _accounting(platform) == (18, 18, 0, False)  # not added twice
+    assert query(platform, "staging_db", "SELECT count(*) FROM prod.unrecorded_accounting") == [
+        (0,)
+    ]
+    assert query(platform, OPS_DATABASE, "SELECT count(*) FROM ops.recorded_accounting") == [(0,)]

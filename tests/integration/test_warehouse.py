@@ -13,7 +13,7 @@ from data_lake.extract import extract
 from data_lake.simulate import SimulationConfig, generate_feed, upload_feed
 from dwh_pipelines import semantic, staging
 from dwh_pipelines.governance import apply_governance
-from dwh_pipelines.partitions import Slice
+from dwh_pipelines.partitions import LayerResult, Slice
 from dwh_pipelines.quality import DataQualityError, run_check
 from dwh_pipelines.raw import SQL_DIR as RAW_SQL_DIR
 from dwh_pipelines.raw import load_raw
@@ -179,7 +179,7 @@ def test_rerunning_a_date_gives_the_same_warehouse(platform):
     oid_of = "SELECT %s::regclass::oid"
     points = [f"fact_vehicle_location_part{n}_20190601" for n in range(split.parts)]
     built_points = [query(platform, "semantic_db", oid_of, (f"dev.{p}",))[0] for p in points]
-    semantic.publish(platform, cut, split)
+    semantic.publish(platform, cut, split, LayerResult("semantic", cut.dates), "step-by-step")
     published = f"prod_partitions.{table}"
     assert query(platform, "semantic_db", "SELECT %s::regclass::oid", (published,)) == built
     assert query(platform, "semantic_db", "SELECT to_regclass(%s)", (f"dev.{table}",)) == [(None,)]
