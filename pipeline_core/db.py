@@ -13,13 +13,21 @@ from psycopg import sql
 
 from pipeline_core.settings import Settings
 
+#: every pipeline session works in UTC (event dates, day keys, partition bounds), whatever
+#: the server's or the database's default time zone: a managed server may keep local time
+SESSION_OPTIONS = "-c TimeZone=UTC"
+
 
 def connect(settings: Settings, database: str, *, autocommit: bool = False) -> psycopg.Connection:
     """Open a connection to one warehouse database; the name says which layer."""
     info = settings.postgres.conninfo(database)
     try:
         return psycopg.connect(
-            **info, autocommit=autocommit, application_name="fleet-pipeline", connect_timeout=10
+            **info,
+            autocommit=autocommit,
+            application_name="fleet-pipeline",
+            connect_timeout=10,
+            options=SESSION_OPTIONS,
         )
     except psycopg.OperationalError as exc:
         raise psycopg.OperationalError(

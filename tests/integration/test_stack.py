@@ -146,3 +146,21 @@ def test_data_persists_across_down_up(embedded) -> None:
         )
     body = stack.s3_client(embedded).get_object(Bucket=embedded.lake_bucket, Key="keep/me.txt")
     assert body["Body"].read() == b"still here"
+
+
+def test_pipeline_sessions_work_in_utc_whatever_the_database_default(embedded) -> None:
+    """A managed server may default to local time; the pipeline's day keys and partition
+    bounds must not follow it."""
+    from pipeline_core.db import connect
+
+    with psycopg.connect(stack.dsn("postgres", embedded), autocommit=True) as admin:
+        admin.execute("ALTER DATABASE raw_db SET timezone = 'Europe/Berlin'")
+        try:
+            with psycopg.connect(stack.dsn("raw_db", embedded)) as plain:
+                assert plain.execute("SHOW TimeZone").fetchone()[0] == "Europe/Berlin"
+            with connect(embedded, "raw_db") as conn:
+                assert conn.execute("SHOW TimeZone").fetchone()[0] == "UTC"
+                day = "SELECT '2019-06-01 23:30+00'::timestamptz::date::text"
+                assert conn.execute(day).fetchone()[0] == "2019-06-01"
+        finally:
+            admin.execute("ALTER DATABASE raw_db RESET timezone")
