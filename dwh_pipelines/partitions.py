@@ -184,41 +184,42 @@ def stage_accounting(
 
 def record_accounting(settings: Settings, database: str, schema: str) -> int:
     """Move the layer's staged accountings into ``ops.layer_partitions``, oldest first, each
-    exactly once: ops notes each one it applies in the same transaction
+    exactly once. ops notes each one it applies in the same transaction
     (``ops.recorded_accounting``), so a replay after a stop between ops' commit and the
-    delete here skips it; the note goes once the delete is done. Each build calls it before
-    it starts and after it publishes. Returns how many it moved."""
+    delete here skips it; the notes go once the deletes are committed. The staged rows stay
+    locked until then, so a concurrent call waits and finds them gone. Each build calls it
+    before it starts and after it publishes. Returns how many it moved."""
     source = f"{database}.{schema}"
     outbox = sql.Identifier(schema, "unrecorded_accounting")
     with connect(settings, database) as layer, connect(settings, OPS_DATABASE) as ops:
-        exists = layer.execute(
-            "SELECT to_regclass(%s) IS NOT NULL", (f"{schema}.unrecorded_accounting",)
-        ).fetchone()[0]
-        staged = (
-            layer.execute(
-                sql.SQL("SELECT id, layer, run_id, counts FROM {} ORDER BY seq").format(outbox)
+        with layer.transaction():
+            exists = layer.execute(
+                "SELECT to_regclass(%s) IS NOT NULL", (f"{schema}.unrecorded_accounting",)
+            ).fetchone()[0]
+            if not exists:  # a layer's first run: its load log is made with its first publish
+                return 0
+            staged = layer.execute(
+                sql.SQL("SELECT id, layer, run_id, counts FROM {} ORDER BY seq FOR UPDATE").format(
+                    outbox
+                )
             ).fetchall()
-            if exists
-            else []  # a layer's first run: its load log is made with its first publish
-        )
-        layer.commit()
-        for outbox_id, layer_name, run_id, counts in staged:
-            with ops.transaction():
-                new = ops.execute(
-                    "INSERT INTO ops.recorded_accounting (outbox_id, source) VALUES (%s, %s)"
-                    " ON CONFLICT DO NOTHING",
-                    (outbox_id, source),
-                ).rowcount
-                if new:
-                    record_partitions(ops, _result_from_json(layer_name, counts), run_id)
-            with layer.transaction():
+            for outbox_id, layer_name, run_id, counts in staged:
+                with ops.transaction():
+                    new = ops.execute(
+                        "INSERT INTO ops.recorded_accounting (outbox_id, source)"
+                        " VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                        (outbox_id, source),
+                    ).rowcount
+                    if new:
+                        record_partitions(ops, _result_from_json(layer_name, counts), run_id)
                 layer.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(outbox), (outbox_id,))
+        if staged:
             with ops.transaction():
                 ops.execute(
-                    "DELETE FROM ops.recorded_accounting WHERE outbox_id = %s", (outbox_id,)
+                    "DELETE FROM ops.recorded_accounting WHERE outbox_id = ANY(%s)",
+                    ([row[0] for row in staged],),
                 )
-    if staged:
-        log_event("accounting.recorded", source=source, loads=len(staged))
+            log_event("accounting.recorded", source=source, loads=len(staged))
     return len(staged)
 
 

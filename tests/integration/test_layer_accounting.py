@@ -4,6 +4,7 @@ starts again when it is loaded."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
@@ -126,3 +127,20 @@ def test_a_staged_accounting_is_recorded_once_even_when_its_delete_was_lost(plat
         (0,)
     ]
     assert query(platform, OPS_DATABASE, "SELECT count(*) FROM ops.recorded_accounting") == [(0,)]
+
+
+def test_concurrent_recorders_apply_each_staged_accounting_once(platform):
+    """Two builds of a layer may start at once (a single-layer DAG beside main_dag): both
+    replay what is staged, and each staged accounting still counts once."""
+    ensure_ops_schema(platform)
+    with connect(platform, "staging_db") as conn:
+        conn.execute("CREATE SCHEMA prod")
+        ensure_load_log(conn, "prod")
+        for _ in range(20):
+            one = LayerResult("staging", [DAY], {DAY: PartitionCounts(1, 1)}, {DAY})
+            stage_accounting(conn, "prod", one, "test")
+        conn.commit()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        moved = list(pool.map(lambda _: record_accounting(platform, "staging_db", "prod"), [1, 2]))
+    assert sum(moved) == 20
+    assert _accounting(platform) == (20, 20, 0, False)
