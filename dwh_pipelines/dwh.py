@@ -83,9 +83,11 @@ def build_dwh(settings: Settings, run_id: str, *, dates: Iterable[date] = ()) ->
                     dwh.execute("SET CONSTRAINTS ALL IMMEDIATE")  # check the star's keys now
                     execute_sql_file(dwh, SQL_DIR / "indexes.sql")
                     # the star is copied whole, so its row count belongs to the run, not to
-                    # a date; ops is in this database, so the record commits with the marts
+                    # a date; ops is in this database, so the record commits with the marts,
+                    # marked with the transaction's start, from before semantic was read
                     result.counts = {d: PartitionCounts() for d in result.event_dates}
-                    record_partitions(dwh, result, run_id)
+                    started = dwh.execute("SELECT now()").fetchone()[0]
+                    record_partitions(dwh, result, run_id, started)
             audit.rows_out = copied
         audit.details = result.as_dict()
     return result

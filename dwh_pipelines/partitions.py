@@ -108,16 +108,28 @@ def dirty_dates(settings: Settings, layer: str, extra: Iterable[date] = ()) -> l
     return sorted({r[0] for r in rows} | set(extra))
 
 
-def record_partitions(conn: psycopg.Connection, result: LayerResult, run_id: str) -> None:
-    """Mark the dates as written now, with their accounting (added to for appended dates),
-    on ``conn`` (the ops database), in the caller's transaction."""
+def record_partitions(
+    conn: psycopg.Connection,
+    result: LayerResult,
+    run_id: str,
+    loaded_at: datetime | None = None,
+) -> None:
+    """Mark the dates as written at ``loaded_at`` (default: now), with their accounting
+    (added to for appended dates), on ``conn`` (the ops database), in the caller's
+    transaction.
+
+    ``dirty_dates`` compares these times, so a layer that reads its upstream by them (raw
+    reads the lake, dwh reads semantic) passes a time from before its read: an upstream
+    write it did not see then stays newer than its mark. Its upstream's marks are taken
+    after their commits (the default)."""
     with conn.cursor() as cur:
         # an appended date adds to its accounting, unless retention expired the date
         cur.executemany(
             """INSERT INTO ops.layer_partitions AS p
                    (layer, event_date, loaded_at, run_id, rows_in, rows_out,
                     duplicates_removed, rejected)
-               VALUES (%(layer)s, %(day)s, clock_timestamp(), %(run_id)s, %(rows_in)s,
+               VALUES (%(layer)s, %(day)s, coalesce(%(loaded_at)s, clock_timestamp()),
+                       %(run_id)s, %(rows_in)s,
                        %(rows_out)s, %(duplicates_removed)s, %(rejected)s)
                ON CONFLICT (layer, event_date) DO UPDATE
                   SET loaded_at = excluded.loaded_at, run_id = excluded.run_id,
@@ -138,6 +150,7 @@ def record_partitions(conn: psycopg.Connection, result: LayerResult, run_id: str
                 {
                     "layer": result.layer,
                     "day": d,
+                    "loaded_at": loaded_at,
                     "run_id": run_id,
                     "rows_in": c.rows_in,
                     "rows_out": c.rows_out,
@@ -168,17 +181,25 @@ def _result_from_json(layer: str, counts: dict) -> LayerResult:
 
 
 def stage_accounting(
-    conn: psycopg.Connection, schema: str, result: LayerResult, run_id: str
+    conn: psycopg.Connection,
+    schema: str,
+    result: LayerResult,
+    run_id: str,
+    *,
+    marked_at_start: bool = False,
 ) -> None:
     """Keep the load's accounting in the layer's own database, in the caller's (publishing)
     transaction, until ``record_accounting`` has moved it into ops (another database): a run
     that stops between the two loses neither the figures nor the next layer's cue to
-    rebuild (``dirty_dates``)."""
+    rebuild (``dirty_dates``). ``marked_at_start``: the dates are marked with this
+    transaction's start, from before the layer read its upstream (see
+    ``record_partitions``), however late they are recorded; otherwise when recorded."""
     conn.execute(
-        sql.SQL("INSERT INTO {} (layer, run_id, counts) VALUES (%s, %s, %s)").format(
-            sql.Identifier(schema, "unrecorded_accounting")
-        ),
-        (result.layer, run_id, Jsonb(_counts_json(result))),
+        sql.SQL(
+            "INSERT INTO {} (layer, run_id, counts, loaded_at)"
+            " VALUES (%s, %s, %s, CASE WHEN %s THEN now() END)"
+        ).format(sql.Identifier(schema, "unrecorded_accounting")),
+        (result.layer, run_id, Jsonb(_counts_json(result)), marked_at_start),
     )
 
 
@@ -199,11 +220,11 @@ def record_accounting(settings: Settings, database: str, schema: str) -> int:
             if not exists:  # a layer's first run: its load log is made with its first publish
                 return 0
             staged = layer.execute(
-                sql.SQL("SELECT id, layer, run_id, counts FROM {} ORDER BY seq FOR UPDATE").format(
-                    outbox
-                )
+                sql.SQL(
+                    "SELECT id, layer, run_id, counts, loaded_at FROM {} ORDER BY seq FOR UPDATE"
+                ).format(outbox)
             ).fetchall()
-            for outbox_id, layer_name, run_id, counts in staged:
+            for outbox_id, layer_name, run_id, counts, loaded_at in staged:
                 with ops.transaction():
                     new = ops.execute(
                         "INSERT INTO ops.recorded_accounting (outbox_id, source)"
@@ -211,7 +232,8 @@ def record_accounting(settings: Settings, database: str, schema: str) -> int:
                         (outbox_id, source),
                     ).rowcount
                     if new:
-                        record_partitions(ops, _result_from_json(layer_name, counts), run_id)
+                        result = _result_from_json(layer_name, counts)
+                        record_partitions(ops, result, run_id, loaded_at)
                 layer.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(outbox), (outbox_id,))
         if staged:
             with ops.transaction():

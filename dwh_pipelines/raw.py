@@ -183,7 +183,8 @@ def load_raw(
                 result.appended,
                 run_id,
             )
-            stage_accounting(conn, "raw", result, run_id)
+            # marked from before the lake was listed: a file converted since stays newer
+            stage_accounting(conn, "raw", result, run_id, marked_at_start=True)
         record_accounting(settings, "raw_db", "raw")
         totals = result.totals()
         audit.rows_in, audit.rows_out = totals.rows_in, totals.rows_out

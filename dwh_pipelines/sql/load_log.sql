@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS {schema}.unrecorded_accounting (
     layer      text        NOT NULL,
     run_id     text        NOT NULL,
     counts     jsonb       NOT NULL,
+    loaded_at  timestamptz,
     created_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE {schema}.unrecorded_accounting IS 'A published load''s per-date accounting, written in its publish transaction and deleted once ops.layer_partitions holds it (ops.recorded_accounting says which were applied): a run that stops between the two loses neither the figures nor the next layer''s cue to rebuild.';
@@ -46,4 +47,5 @@ COMMENT ON COLUMN {schema}.unrecorded_accounting.id IS 'The key ops.recorded_acc
 COMMENT ON COLUMN {schema}.unrecorded_accounting.layer IS 'raw, staging or semantic.';
 COMMENT ON COLUMN {schema}.unrecorded_accounting.run_id IS 'Run that published the load.';
 COMMENT ON COLUMN {schema}.unrecorded_accounting.counts IS 'Per event date: rows_in, rows_out, duplicates_removed, rejected, and whether the date was appended to (its counts add up) or replaced.';
+COMMENT ON COLUMN {schema}.unrecorded_accounting.loaded_at IS 'The time the dates are marked with in ops.layer_partitions: the publish''s start for a layer that reads its upstream by those marks (raw), so an upstream write it did not see stays newer; null: when recorded.';
 COMMENT ON COLUMN {schema}.unrecorded_accounting.created_at IS 'When the publish began.';

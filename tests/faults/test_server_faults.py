@@ -13,10 +13,18 @@ from botocore.exceptions import EndpointConnectionError
 
 from data_lake.convert import convert
 from data_lake.extract import extract
+from data_lake.simulate import SimulationConfig, generate_feed
 from dwh_pipelines.raw import load_raw
 from pipeline_core import stack
 from pipeline_core.settings import S3Target
-from tests.helpers import query, reset_platform, run_pipeline, seed_simulated, snapshot
+from tests.helpers import (
+    put_source,
+    query,
+    reset_platform,
+    run_pipeline,
+    seed_simulated,
+    snapshot,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -178,3 +186,43 @@ def test_a_stop_between_a_publish_and_ops_loses_no_accounting(platform, monkeypa
         ("semantic_db", "SELECT count(*) FROM prod.unrecorded_accounting"),
     ):
         assert query(platform, database, outbox) == [(0,)], database
+
+
+def test_a_raw_load_recorded_late_still_sees_what_was_converted_since(platform, monkeypatch):
+    """raw marks its dates with the time it read the lake, not the time ops records them:
+    a load recorded only by the next attempt, after more of the date was converted, leaves
+    the date dirty, and that attempt loads the new files too."""
+    from dwh_pipelines import raw
+
+    feed = generate_feed(SimulationConfig(vehicles=3, hours=0.2, organizations=1, seed=25))
+    names = sorted(feed.objects)
+    half = len(names) // 2
+    put_source(platform, {n: feed.objects[n] for n in names[:half]})
+    extract(platform, "first")
+    convert(platform, "first")
+
+    real, calls = raw.record_accounting, []
+
+    def stop_after_publish(settings, database, schema):
+        calls.append(database)
+        if len(calls) == 2:  # the first call replays, the second follows the publish
+            raise RuntimeError("stopped after publishing raw_db")
+        return real(settings, database, schema)
+
+    monkeypatch.setattr(raw, "record_accounting", stop_after_publish)
+    with pytest.raises(RuntimeError, match="stopped after publishing"):
+        raw.load_raw(platform, "stopped")
+    monkeypatch.setattr(raw, "record_accounting", real)
+
+    put_source(platform, {n: feed.objects[n] for n in names[half:]})  # more of the date
+    extract(platform, "more")
+    convert(platform, "more")
+    raw.load_raw(platform, "retry")  # records the stopped load, then loads what is new
+    lake = query(platform, "dwh_db", "SELECT sum(parquet_rows) FROM ops.lake_batches")
+    held = query(
+        platform,
+        "raw_db",
+        "SELECT (SELECT count(*) FROM raw.vehicle_events)"
+        " + (SELECT count(*) FROM raw.operating_period_events)",
+    )
+    assert held == lake and lake[0][0] > 0
