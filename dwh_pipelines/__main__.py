@@ -31,7 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     from dwh_pipelines.staging import build_staging
 
     step = {"raw": load_raw, "staging": build_staging, "semantic": build_semantic, "dwh": build_dwh}
-    result = step[args.layer](load_settings(), args.run_id, dates=args.date)
+    settings = load_settings()
+    if args.layer == "dwh":  # the marts' vehicle ids are pseudonymised by the build
+        from pipeline_core.airflow_env import ensure_pseudonym_key
+
+        ensure_pseudonym_key(settings)
+    result = step[args.layer](settings, args.run_id, dates=args.date)
     print(json.dumps(result.as_dict(), indent=2))
     return 0
 

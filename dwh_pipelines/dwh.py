@@ -12,6 +12,7 @@ from pathlib import Path
 
 from psycopg import sql
 
+from dwh_pipelines.governance.privacy import pseudonymise_vehicle_ids
 from dwh_pipelines.partitions import LayerResult, PartitionCounts, dirty_dates, record_partitions
 from dwh_pipelines.semantic import create_model_tables
 from dwh_pipelines.transfer import relay
@@ -82,6 +83,10 @@ def build_dwh(settings: Settings, run_id: str, *, dates: Iterable[date] = ()) ->
                     execute_sql_file(dwh, SQL_DIR / "build_marts.sql")
                     dwh.execute("SET CONSTRAINTS ALL IMMEDIATE")  # check the star's keys now
                     execute_sql_file(dwh, SQL_DIR / "indexes.sql")
+                    # analysts read the marts: their vehicle ids are pseudonymised before
+                    # the commit, so no reader ever sees a rebuilt mart with real ids
+                    # (governance_apply does it again, finding nothing new)
+                    pseudonymise_vehicle_ids(settings, conn=dwh)
                     # the star is copied whole, so its row count belongs to the run, not to
                     # a date; ops is in this database, so the record commits with the marts,
                     # marked with the transaction's start, from before semantic was read

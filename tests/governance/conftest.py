@@ -28,7 +28,7 @@ class Governed:
     settings: object
     key: str  # FLEET_PSEUDONYM_KEY of the run
     first_apply: dict  # what apply_governance did on the fresh platform
-    #: marts.latest_updates_on_top1_client before pseudonymisation:
+    #: marts.latest_updates_on_top1_client with the real vehicle ids (through the mapping):
     #: (seq, vehicle_id, location_at, lat, lng, organization_id)
     real_path: list[tuple]
     top: str  # the client of that path (most updates)
@@ -41,21 +41,23 @@ def governed(stack):
     stack = replace(stack, landing_bundle_objects=20)
     reset_platform(stack)
     seed_simulated(stack, vehicles=3, hours=0.1, organizations=2, seed=1, start=FEED_START)
-    run_pipeline(stack, "governance")
+    key = secrets.token_hex(16)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FLEET_PSEUDONYM_KEY", key)
+    run_pipeline(stack, "governance")  # the dwh build pseudonymises the marts' vehicle ids
     real_path = rows(
         stack,
         "dwh_db",
-        "SELECT seq, vehicle_id, location_at, location_lat, location_lng, organization_id"
-        " FROM marts.latest_updates_on_top1_client ORDER BY seq",
+        "SELECT t.seq, m.vehicle_id, t.location_at, t.location_lat, t.location_lng,"
+        "       t.organization_id"
+        "  FROM marts.latest_updates_on_top1_client t"
+        "  JOIN governance.vehicle_pseudonyms m ON m.pseudonym = t.vehicle_id ORDER BY t.seq",
     )
     orgs = sorted(
         r[0] for r in rows(stack, "dwh_db", "SELECT organization_id FROM " "star.dim_organization")
     )
     assert len(orgs) == 2 and real_path
     top = real_path[0][5]
-    key = secrets.token_hex(16)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("FLEET_PSEUDONYM_KEY", key)
     first = apply_governance(stack)
     pseudonymise_vehicle_ids(stack)
     yield Governed(stack, key, first, real_path, top, next(o for o in orgs if o != top))
