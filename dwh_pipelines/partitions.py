@@ -209,21 +209,26 @@ def record_accounting(settings: Settings, database: str, schema: str) -> int:
     (``ops.recorded_accounting``), so a replay after a stop between ops' commit and the
     delete here skips it; the notes go once the deletes are committed. The staged rows stay
     locked until then, so a concurrent call waits and finds them gone. Each build calls it
-    before it starts and after it publishes. Returns how many it moved."""
+    before it starts and after it publishes; ops is connected to only when there is work.
+    Returns how many it moved."""
     source = f"{database}.{schema}"
     outbox = sql.Identifier(schema, "unrecorded_accounting")
-    with connect(settings, database) as layer, connect(settings, OPS_DATABASE) as ops:
-        with layer.transaction():
-            exists = layer.execute(
-                "SELECT to_regclass(%s) IS NOT NULL", (f"{schema}.unrecorded_accounting",)
-            ).fetchone()[0]
-            if not exists:  # a layer's first run: its load log is made with its first publish
-                return 0
-            staged = layer.execute(
+    with connect(settings, database) as layer:  # one transaction: the rows stay locked
+        exists = layer.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (f"{schema}.unrecorded_accounting",)
+        ).fetchone()[0]
+        staged = (
+            layer.execute(
                 sql.SQL(
                     "SELECT id, layer, run_id, counts, loaded_at FROM {} ORDER BY seq FOR UPDATE"
                 ).format(outbox)
             ).fetchall()
+            if exists  # not before a layer's first publish has made its load log
+            else []
+        )
+        if not staged:
+            return 0
+        with connect(settings, OPS_DATABASE) as ops:
             for outbox_id, layer_name, run_id, counts, loaded_at in staged:
                 with ops.transaction():
                     new = ops.execute(
@@ -235,13 +240,13 @@ def record_accounting(settings: Settings, database: str, schema: str) -> int:
                         result = _result_from_json(layer_name, counts)
                         record_partitions(ops, result, run_id, loaded_at)
                 layer.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(outbox), (outbox_id,))
-        if staged:
+            layer.commit()
             with ops.transaction():
                 ops.execute(
                     "DELETE FROM ops.recorded_accounting WHERE outbox_id = ANY(%s)",
                     ([row[0] for row in staged],),
                 )
-            log_event("accounting.recorded", source=source, loads=len(staged))
+    log_event("accounting.recorded", source=source, loads=len(staged))
     return len(staged)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import psycopg
@@ -142,6 +144,24 @@ ACCOUNTING = """SELECT layer, event_date, rows_in, rows_out, duplicates_removed,
                   FROM ops.layer_partitions ORDER BY 1, 2"""
 
 
+@contextmanager
+def stopped_after_publish(monkeypatch, module) -> Iterator[None]:
+    """The block's build stops right after its publish, as a killed worker would: the
+    module's second ``record_accounting`` call (the first replays) raises."""
+    real, calls = module.record_accounting, []
+
+    def stop(settings, database, schema):
+        calls.append(database)
+        if len(calls) == 2:
+            raise RuntimeError(f"stopped after publishing {database}")
+        return real(settings, database, schema)
+
+    monkeypatch.setattr(module, "record_accounting", stop)
+    with pytest.raises(RuntimeError, match="stopped after publishing"):
+        yield
+    monkeypatch.setattr(module, "record_accounting", real)
+
+
 def test_a_stop_between_a_publish_and_ops_loses_no_accounting(platform, monkeypatch):
     """raw, staging and semantic publish in their own databases and then record the
     accounting in ops (dwh_db). A run stopped between the two leaves it staged beside the
@@ -163,18 +183,8 @@ def test_a_stop_between_a_publish_and_ops_loses_no_accounting(platform, monkeypa
         (staging, staging.build_staging),
         (semantic, semantic.build_semantic),
     ):
-        real, calls = module.record_accounting, []
-
-        def stop_after_publish(settings, database, schema, real=real, calls=calls):
-            calls.append(database)
-            if len(calls) == 2:  # the first call replays, the second follows the publish
-                raise RuntimeError(f"stopped after publishing {database}")
-            return real(settings, database, schema)
-
-        monkeypatch.setattr(module, "record_accounting", stop_after_publish)
-        with pytest.raises(RuntimeError, match="stopped after publishing"):
+        with stopped_after_publish(monkeypatch, module):
             build(platform, "stopped")
-        monkeypatch.setattr(module, "record_accounting", real)
         if module is semantic:  # semantic's dates are not recorded yet: dwh has no cue
             assert build_dwh(platform, "stopped").event_dates == []
         build(platform, "retry")  # Airflow's retry: records what the stopped run published
@@ -201,18 +211,8 @@ def test_a_raw_load_recorded_late_still_sees_what_was_converted_since(platform, 
     extract(platform, "first")
     convert(platform, "first")
 
-    real, calls = raw.record_accounting, []
-
-    def stop_after_publish(settings, database, schema):
-        calls.append(database)
-        if len(calls) == 2:  # the first call replays, the second follows the publish
-            raise RuntimeError("stopped after publishing raw_db")
-        return real(settings, database, schema)
-
-    monkeypatch.setattr(raw, "record_accounting", stop_after_publish)
-    with pytest.raises(RuntimeError, match="stopped after publishing"):
+    with stopped_after_publish(monkeypatch, raw):
         raw.load_raw(platform, "stopped")
-    monkeypatch.setattr(raw, "record_accounting", real)
 
     put_source(platform, {n: feed.objects[n] for n in names[half:]})  # more of the date
     extract(platform, "more")
